@@ -205,7 +205,7 @@ class CodeGen:
     def comparable(self, node: Node, a: Value, b: Value, ordered: bool, what: str) -> None:
         ta, tb = a.type, b.type
         if NULL in (ta, tb):
-            raise ExprError(f"{what} with null is always false; use 'is null' or 'is not null'", node.where)
+            raise ExprError(f"'{what}' with null is always false; use 'is null' or 'is not null'", node.where)
         if ANY in (ta, tb) or (_numeric(ta) and _numeric(tb)):
             return
         if ta == tb and ta in (STRING, TIMESTAMP):
@@ -223,7 +223,8 @@ class CodeGen:
         return self.all_present(node, [a, b], lambda r: f"{r[0]} {op} {r[1]}")
 
     def g_not(self, node: Node) -> Value:
-        return self.boolean(node, f"(not {self.truth(self.gen(node.args[0]), 'not')})")
+        inner = self.truth(self.gen(node.args[0]), "'not'")
+        return self.boolean(node, f"(not {inner})")
 
     def _junction(self, node: Node, word: str) -> Value:
         parts = [self.truth(self.gen(a), f"'{word}'") for a in node.args]
@@ -300,7 +301,7 @@ class CodeGen:
                 raise ExprError(f"case branches have incompatible types {result} and {v.type}", v.pos)
             result = merged
         pairs = zip(whens[::2], whens[1::2], strict=True)
-        chain = " ".join(f"{v.code} if {self.truth(c, 'when')} else" for c, v in pairs)
+        chain = " ".join(v.code + " if " + self.truth(c, "'when'") + " else" for c, v in pairs)
         return Value(result, f"({chain} {otherwise.code})", node.pos, node.end)
 
     # -- calls ---------------------------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ _PARSER = Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placehold
 _TOKEN_NAMES = {
     "RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "COMMA": "','", "DOT": "'.'", "MINUS": "'-'",
     "COMP_OP": "a comparison", "ADD_OP": "an operator", "MUL_OP": "an operator", "NAME": "a name",
-    "QNAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
+    "QNAME": "a name", "$END": "end of expression", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
 }  # fmt: skip
 
 
