@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Flink session cluster (1 JobManager + 1 TaskManager) from the venv's PyFlink wheel.
+set -euo pipefail
+SERVICE_NAME=flink-cluster
+# shellcheck source=services/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+usage() {
+  cat <<USAGE
+usage: services/flink-cluster.sh start | stop | status | wait [TIMEOUT_S]
+
+  start   render flink-conf/cluster/config.yaml (free ports, paths) into
+          .cache/services/flink-cluster/conf, start JobManager and TaskManager in
+          one process group, wait until REST /overview shows >= 1 TaskManager
+  stop    TERM the process group, wait, KILL leftovers
+  status  print state; exit 0 iff REST answers with >= 1 TaskManager
+  wait    wait until ready (default 120 s)
+
+Submit a job:
+  source $SERVICES_ENV_DIR/flink-cluster.env
+  FLINK_CONF_DIR=\$FLINK_CONF_DIR \$FLINK_BIN/flink run -m \$FLINK_REST_ADDRESS \\
+      -j .cache/jars/flink/flink-sql-connector-kafka-*.jar -py job.py
+
+State for tests: $SERVICES_ENV_DIR/flink-cluster.env
+  FLINK_REST=http://127.0.0.1:PORT, FLINK_REST_ADDRESS=127.0.0.1:PORT, FLINK_REST_PORT,
+  FLINK_CONF_DIR, FLINK_HOME, FLINK_BIN, FLINK_PROM_PORTS, FLINK_CLUSTER_PID
+Logs: $LOG_DIR/flink-cluster.log (+ flink-cluster-jobmanager.log, flink-cluster-taskmanager.log)
+Python: \$KAIROS_VENV (default .venv) must have apache-flink installed.
+USAGE
+}
+
+STATE="$SERVICES_ENV_DIR/flink-cluster"
+TEMPLATE="$REPO_ROOT/flink-conf/cluster/config.yaml"
+
+flink_home() {
+  local py="$VENV_DIR/bin/python"
+  [[ -x "$py" ]] || die "no venv python at $py (set KAIROS_VENV)"
+  "$py" -c 'import os, pyflink; print(os.path.dirname(os.path.abspath(pyflink.__file__)))' \
+    || die "apache-flink is not installed in $VENV_DIR"
+}
+
+ready() {
+  [[ -f "$(env_file flink-cluster)" ]] || return 1
+  # shellcheck disable=SC1090
+  source "$(env_file flink-cluster)"
+  curl -fsS --max-time 3 "$FLINK_REST/overview" \
+    | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("taskmanagers",0) >= 1 else 1)'
+}
+
+cmd_start() {
+  (($#)) && { usage; exit 2; }
+  if is_running flink-cluster; then log "already running"; cmd_wait 120; return; fi
+  require_java
+  local home; home="$(flink_home)"
+  local py="$VENV_DIR/bin/python"
+  local site; site="$("$py" -c 'import site; print(site.getsitepackages()[0])')"
+  mkdir -p "$STATE/conf" "$STATE/state" "$STATE/tmp" "$LOG_DIR"
+
+  local rest rpc prom
+  rest="$(free_port)"; rpc="$(free_port)"
+  while [[ "$rpc" == "$rest" ]]; do rpc="$(free_port)"; done
+  prom="$(free_port_range 4)"
+  local prom_ports="$prom-$((prom + 3))"
+
+  sed -e "s|@REST_PORT@|$rest|g" -e "s|@JM_RPC_PORT@|$rpc|g" -e "s|@PROM_PORTS@|$prom_ports|g" \
+      -e "s|@PYTHON@|$py|g" -e "s|@PYTHONPATH@|$site|g" -e "s|@STATE_DIR@|$STATE/state|g" \
+      "$TEMPLATE" > "$STATE/conf/config.yaml"
+  printf '\nio:\n  tmp:\n    dirs: %s\n' "$STATE/tmp" >> "$STATE/conf/config.yaml"
+  cp "$home/conf/log4j-console.properties" "$home/conf/log4j-cli.properties" "$STATE/conf/"
+  cp "$home/conf/log4j.properties" "$STATE/conf/"
+
+  log "starting JobManager + TaskManager (REST 127.0.0.1:$rest, Prometheus $prom_ports)"
+  local jm_log="$LOG_DIR/flink-cluster-jobmanager.log" tm_log="$LOG_DIR/flink-cluster-taskmanager.log"
+  : > "$jm_log"; : > "$tm_log"
+  local pid
+  pid="$(start_detached flink-cluster "$(log_file flink-cluster)" \
+    env FLINK_HOME="$home" FLINK_CONF_DIR="$STATE/conf" FLINK_LOG_DIR="$STATE/log" PYTHONPATH="$site" \
+    bash -c '"$0/bin/jobmanager.sh" start-foreground >"$1" 2>&1 &
+             "$0/bin/taskmanager.sh" start-foreground >"$2" 2>&1 &
+             wait' "$home" "$jm_log" "$tm_log")"
+  write_env flink-cluster FLINK_REST="http://127.0.0.1:$rest" FLINK_REST_ADDRESS="127.0.0.1:$rest" \
+    FLINK_REST_PORT="$rest" FLINK_JM_RPC_PORT="$rpc" FLINK_PROM_PORTS="$prom_ports" \
+    FLINK_CONF_DIR="$STATE/conf" FLINK_HOME="$home" FLINK_BIN="$home/bin" \
+    FLINK_CLUSTER_PID="$pid" FLINK_CLUSTER_LOG="$(log_file flink-cluster)"
+  cmd_wait 120
+}
+
+cmd_wait() {
+  local timeout="${1:-120}"
+  is_running flink-cluster || die "not running"
+  wait_until "$timeout" flink-cluster ready || {
+    tail -n 20 "$LOG_DIR/flink-cluster-jobmanager.log" "$LOG_DIR/flink-cluster-taskmanager.log" >&2 || true
+    die "cluster not ready"; }
+  log "ready at $(source "$(env_file flink-cluster)"; echo "$FLINK_REST")"
+}
+
+cmd_status() {
+  if is_running flink-cluster && ready; then
+    log "running: $(grep -h '^export' "$(env_file flink-cluster)" | tr '\n' ' ')"
+  else
+    log "not running"; return 1
+  fi
+}
+
+case "${1:-}" in
+  start) shift; cmd_start "$@" ;;
+  stop) stop_group flink-cluster 30 ;;
+  status) cmd_status ;;
+  wait) shift; cmd_wait "${1:-120}" ;;
+  -h|--help|help) usage ;;
+  *) usage; exit 2 ;;
+esac
