@@ -68,13 +68,16 @@ cmd_start() {
   printf '\nio:\n  tmp:\n    dirs: %s\n' "$STATE/tmp" >> "$STATE/conf/config.yaml"
   cp "$home/conf/log4j-console.properties" "$home/conf/log4j-cli.properties" "$STATE/conf/"
   cp "$home/conf/log4j.properties" "$STATE/conf/"
+  # lib/ = the wheel's lib/ + opt/flink-python (see classloader comment in the config)
+  rm -rf "$STATE/lib"; mkdir -p "$STATE/lib"
+  ln -s "$home"/lib/*.jar "$home"/opt/flink-python-*.jar "$STATE/lib/"
 
   log "starting JobManager + TaskManager (REST 127.0.0.1:$rest, Prometheus $prom_ports)"
   local jm_log="$LOG_DIR/flink-cluster-jobmanager.log" tm_log="$LOG_DIR/flink-cluster-taskmanager.log"
   : > "$jm_log"; : > "$tm_log"
   local pid
   pid="$(start_detached flink-cluster "$(log_file flink-cluster)" \
-    env FLINK_HOME="$home" FLINK_CONF_DIR="$STATE/conf" FLINK_LOG_DIR="$STATE/log" PYTHONPATH="$site" \
+    env FLINK_HOME="$home" FLINK_LIB_DIR="$STATE/lib" FLINK_CONF_DIR="$STATE/conf" FLINK_LOG_DIR="$STATE/log" PYTHONPATH="$site" \
     bash -c '"$0/bin/jobmanager.sh" start-foreground >"$1" 2>&1 &
              "$0/bin/taskmanager.sh" start-foreground >"$2" 2>&1 &
              wait' "$home" "$jm_log" "$tm_log")"
