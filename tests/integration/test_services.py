@@ -41,6 +41,26 @@ def test_kafka_produce_consume(kafka_bootstrap):
     assert got == sent
 
 
+def test_kafka_secure_listener_when_enabled(kafka_env, kafka_bootstrap):
+    """With `kafka.sh start --secure`: SASL_SSL round trip. Plain mode: the PLAINTEXT listener is all there is."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    if kafka_env.get("KAFKA_SECURE") != "1":
+        assert "KAFKA_SECURE_BOOTSTRAP" not in kafka_env
+        return
+    kw = dict(bootstrap_servers=kafka_env["KAFKA_SECURE_BOOTSTRAP"], security_protocol="SASL_SSL",
+              sasl_mechanism=kafka_env["KAFKA_SASL_MECHANISM"], sasl_plain_username=kafka_env["KAFKA_SASL_USERNAME"],
+              sasl_plain_password=kafka_env["KAFKA_SASL_PASSWORD"], ssl_cafile=kafka_env["KAFKA_SSL_CAFILE"])
+    topic = f"it-secure-{uuid.uuid4().hex[:8]}"
+    producer = KafkaProducer(**kw)
+    producer.send(topic, b"over-tls")
+    producer.flush(timeout=30)
+    producer.close()
+    consumer = KafkaConsumer(topic, auto_offset_reset="earliest", consumer_timeout_ms=10_000, **kw)
+    assert [m.value for m in consumer] == [b"over-tls"]
+    consumer.close()
+
+
 def test_elasticsearch_index_and_search(es_url, es_env):
     from elasticsearch import Elasticsearch
 
