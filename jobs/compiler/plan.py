@@ -1,0 +1,96 @@
+"""Stage 4: the plan. Cuts the checked graph into segments, each of which becomes ONE Python operator.
+
+Every operator boundary costs a serialization, so stateless nodes are fused with whatever comes before them,
+and a keyed segment keeps going until a node needs a different key:
+
+  segment 0 ("entry")  decodes raw input and runs the stateless nodes that follow the sources;
+  a keyed segment      starts at the first node needing keyed state for a key (key_by once per key) and also
+                       runs every node after it that needs no state or the same key;
+  a merge segment      starts at a union of branches from different segments (no key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobs.compiler.expr import CompiledExpr
+from jobs.compiler.validate import Graph
+from jobs.nodes.base import NodeRuntime
+
+ENTRY = 0
+EVENT_KEY = "_key"  # key identity of nodes keyed by the event's own key
+
+
+@dataclass
+class Segment:
+    index: int
+    kind: str  # "entry", "keyed" or "merge"
+    key_id: str | None = None  # keyed segments: the key expression's text (EVENT_KEY for the event key)
+    key: CompiledExpr | None = None  # how an envelope entering this segment gets its key
+    nodes: list[str] = field(default_factory=list)
+    changelogs: set[str] = field(default_factory=set)  # changelog sources this segment consumes
+
+    @property
+    def uid(self) -> str:
+        return f"seg{self.index}-{self.kind}" + (f"-{self.key_id}" if self.key_id else "")
+
+
+@dataclass
+class Plan:
+    graph: Graph
+    segments: list[Segment]
+    segment_of: dict[str, int]  # node id -> segment index
+    runtimes: dict[str, NodeRuntime]
+
+    @property
+    def scenario(self):
+        return self.graph.scenario
+
+    def targets(self, upstream: str, port: str) -> list[str]:
+        return self.graph.downstream.get((upstream, port), [])
+
+    def upstream_segments(self, segment: Segment) -> set[int]:
+        found = set()
+        for node_id in segment.nodes:
+            for edge in self.graph.inputs[node_id]:
+                if not edge.from_source and self.segment_of[edge.upstream] != segment.index:
+                    found.add(self.segment_of[edge.upstream])
+        return found
+
+    def describe(self) -> str:
+        lines = []
+        for seg in self.segments:
+            lines.append(f"{seg.uid}: {', '.join(seg.nodes) or '(decode only)'}"
+                         + (f" [changelogs: {', '.join(sorted(seg.changelogs))}]" if seg.changelogs else ""))
+        return "\n".join(lines)
+
+
+def make_plan(graph: Graph) -> Plan:
+    segments = [Segment(ENTRY, "entry")]
+    segment_of: dict[str, int] = {}
+    keyed_by_id: dict[tuple[int, str], int] = {}  # (upstream segment, key id) -> keyed segment
+    for node_id in graph.order:
+        compiled = graph.compiled[node_id]
+        upstream = {ENTRY if e.from_source else segment_of[e.upstream] for e in graph.inputs[node_id]}
+        if compiled.keyed:
+            key_id = compiled.key.source.strip() if compiled.key is not None else EVENT_KEY
+            only = next(iter(upstream)) if len(upstream) == 1 else None
+            if only is not None and segments[only].kind == "keyed" and segments[only].key_id == key_id:
+                index = only
+            else:
+                index = keyed_by_id.get((only if only is not None else -1, key_id))
+                if index is None:
+                    index = len(segments)
+                    segments.append(Segment(index, "keyed", key_id, compiled.key))
+                    keyed_by_id[(only if only is not None else -1, key_id)] = index
+            if compiled.changelog:
+                segments[index].changelogs.add(compiled.changelog)
+        elif len(upstream) == 1:
+            index = next(iter(upstream))
+        else:
+            index = len(segments)
+            segments.append(Segment(index, "merge"))
+        segment_of[node_id] = index
+        segments[index].nodes.append(node_id)
+    runtimes = {node_id: graph.compiled[node_id].runtime for node_id in graph.order}
+    return Plan(graph, segments, segment_of, runtimes)

@@ -1,0 +1,1 @@
+"""PyFlink: the operators, the job builder and the input/output adapters."""

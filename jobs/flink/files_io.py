@@ -1,0 +1,66 @@
+"""File inputs and outputs for embedded runs: one ordered input file, Flink FileSinks for the outputs."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from pathlib import Path
+
+from pyflink.common import Types, WatermarkStrategy
+from pyflink.common.serialization import Encoder
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream.connectors.file_system import FileSink, FileSource, StreamFormat
+
+from jobs.compiler.plan import Plan
+from jobs.runtime.files import canonical, merged_inputs
+
+OUTPUT_FILES = {"actions": "actions.jsonl", "detected": "detected.jsonl", "dead_letter": "dead_letter.jsonl"}
+
+
+class FileInputs:
+    """All input files merged into one deterministic order (see runtime.files.merged_inputs), read by a FileSource."""
+
+    def __init__(self, files: dict[str, str], work_dir: str):
+        self.files, self.work_dir = files, work_dir
+        self.lines = 0
+
+    def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
+        os.makedirs(self.work_dir, exist_ok=True)
+        path = os.path.join(self.work_dir, "input.tsv")
+        with open(path, "w", encoding="utf-8") as handle:
+            for source, line in merged_inputs(plan.scenario, self.files):
+                handle.write(f"{source}\t{line}\n")
+                self.lines += 1
+        source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), path).build()
+        return env.from_source(source, WatermarkStrategy.no_watermarks(), f"{plan.scenario.name}/files")
+
+
+class FileOutputs:
+    """Flink FileSinks into DIR/.parts/<kind>/; `collect` turns them into DIR/<kind>.jsonl in canonical order."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+        self.parts = os.path.join(out_dir, ".parts")
+
+    def attach(self, plan: Plan, actions: DataStream, detected: DataStream, dead_letter: DataStream) -> None:
+        for kind, stream in (("actions", actions), ("detected", detected), ("dead_letter", dead_letter)):
+            sink = FileSink.for_row_format(os.path.join(self.parts, kind), Encoder.simple_string_encoder()).build()
+            stream.sink_to(sink).name(f"{plan.scenario.name}/{kind}-file").set_parallelism(1)
+
+    def collect(self) -> dict[str, list[dict]]:
+        results = {}
+        for kind, file_name in OUTPUT_FILES.items():
+            records = []
+            for part in sorted(glob.glob(os.path.join(self.parts, kind, "**", "*"), recursive=True)):
+                if os.path.isfile(part) and not os.path.basename(part).startswith("."):
+                    records.extend(json.loads(line) for line in Path(part).read_text().splitlines() if line)
+            results[kind] = canonical(records)
+            write_jsonl(os.path.join(self.out_dir, file_name), results[kind])
+        return results
+
+
+def write_jsonl(path: str, records: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")

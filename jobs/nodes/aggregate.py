@@ -1,0 +1,170 @@
+"""aggregate: event-time windows per key (tumbling, sliding, session) with count/sum/min/max/avg/... .
+
+* `emit: on_event` (default): each event continues with the aggregates of its window added as variables
+  (for sliding windows the window is the last `size` before the event, like Nussknacker's sliding aggregate).
+* `emit: on_close`: when the watermark passes the window's end, one new event leaves with `key`,
+  `window_start`, `window_end` and the aggregates (tumbling and session windows).
+Windows live in Flink MapState and are closed and cleaned up by event-time timers. Events older than the
+watermark are late: they go to the dead-letter output, counted, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from jobs.compiler import params as P
+from jobs.compiler.expr import CompiledExpr
+from jobs.compiler.params import Value
+from jobs.compiler.types import ANY, STRING, TIMESTAMP, is_numeric
+from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from udfs.aggregators import AGGREGATORS
+
+TYPE = "aggregate"
+DOC = ("Aggregates events per key in event-time windows: `window: tumbling|sliding|session`, `size` (or `gap` for "
+       "session), `aggregations: {name: 'sum(amount)', n: 'count()'}`, `emit: on_event|on_close`.")
+PARAMS = [
+    P.Param("key", P.EXPR, "Group by this expression (default: the event's key, e.g. customer id)."),
+    P.Param("window", P.CHOICE, "tumbling: fixed, back to back; sliding: the last `size` before each event; "
+            "session: events closer than `gap`.", True, choices=("tumbling", "sliding", "session")),
+    P.Param("size", P.DURATION, "Window length (tumbling, sliding)."),
+    P.Param("gap", P.DURATION, "Inactivity that ends a session (session)."),
+    P.Param("aggregations", P.EXPR_MAP, "{name: 'aggregator(expression)'}; aggregators: "
+            + ", ".join(AGGREGATORS) + ".", True),
+    P.Param("emit", P.CHOICE, "on_event: every event carries its window's aggregates; on_close: one result per "
+            "window when it closes.", default="on_event", choices=("on_event", "on_close")),
+]
+PORTS = (DEFAULT_PORT,)
+MULTI_INPUT = False
+_CALL = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*$", re.DOTALL)
+
+
+@dataclass
+class AggregateRuntime(NodeRuntime):
+    window: str
+    size_ms: int
+    emit: str
+    key_name: str | None  # when grouping by a plain field, closed windows carry it under its own name
+    aggregations: list[tuple[str, str, CompiledExpr | None]]  # (output name, aggregator, argument)
+
+    def _add(self, accs: tuple | None, ctx: Ctx, ts: int) -> tuple:
+        accs = accs or tuple(AGGREGATORS[agg].create() for _, agg, _ in self.aggregations)
+        out = []
+        for acc, (_, agg, arg) in zip(accs, self.aggregations):
+            value = arg.fn(ctx) if arg is not None else 1
+            out.append(acc if value is None else AGGREGATORS[agg].add(acc, value, ts))
+        return tuple(out)
+
+    def _merge(self, a: tuple, b: tuple) -> tuple:
+        return tuple(AGGREGATORS[agg].merge(x, y) for x, y, (_, agg, _) in zip(a, b, self.aggregations))
+
+    def _results(self, accs: tuple) -> dict:
+        return {name: AGGREGATORS[agg].result(acc) for acc, (name, agg, _) in zip(accs, self.aggregations)}
+
+    def process(self, ctx: Ctx, ts: int, rt: Runtime):
+        windows = rt.map_state(self.id, "windows")
+        key_value = ctx.get(self.key_name) if self.key_name else rt.current_key()
+        if self.window == "sliding":
+            windows.put(ts, (key_value, self._add((windows.get(ts) or (None, None))[1], ctx, ts)))
+            rt.register_timer(ts + self.size_ms)  # the bucket is unreachable once the watermark passes this
+            accs = None
+            for bucket_ts in windows.keys():
+                if ts - self.size_ms < bucket_ts <= ts:
+                    bucket = windows.get(bucket_ts)[1]
+                    accs = bucket if accs is None else self._merge(accs, bucket)
+            return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
+        if self.window == "tumbling":
+            start = ts - ts % self.size_ms
+            end, accs = start + self.size_ms, self._add((windows.get(start) or (None, None, None))[2], ctx, ts)
+        else:  # session: merge every session the new event touches
+            start, end, accs = ts, ts + self.size_ms, self._add(None, ctx, ts)
+            for other in list(windows.keys()):
+                other_end = windows.get(other)[1]
+                if other < end and other_end > start:
+                    start, end = min(start, other), max(end, other_end)
+                    accs = self._merge(accs, windows.get(other)[2])
+                    windows.remove(other)
+        windows.put(start, (key_value, end, accs))
+        rt.register_timer(end - 1)
+        if self.emit == "on_event":
+            return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
+        return ()
+
+    def on_timer(self, ts: int, rt: Runtime):
+        windows = rt.map_state(self.id, "windows")
+        if self.window == "sliding":
+            for bucket_ts in [t for t in windows.keys() if t + self.size_ms <= ts]:
+                windows.remove(bucket_ts)
+            return
+        for start in sorted(windows.keys()):
+            key_value, end, accs = windows.get(start)
+            if end - 1 > ts:
+                continue
+            windows.remove(start)
+            if self.emit == "on_close":
+                key = rt.current_key()
+                out = {"_key": key, "_id": f"{key}@{start}", "_ts": end - 1, "_fields": (),
+                       "key": key, "window_start": start, "window_end": end, **self._results(accs)}
+                if self.key_name:
+                    out[self.key_name] = key_value
+                yield DEFAULT_PORT, out
+
+    def state_specs(self) -> list[StateSpec]:
+        return [StateSpec(self.id, "windows", "map")]
+
+
+def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
+    errors_before = len(cc.errors.diagnostics)
+    window, emit = params["window"].value if "window" in params else None, params["emit"].value
+    if window is None:
+        return None
+    length = "gap" if window == "session" else "size"
+    if length not in params:
+        cc.errors.error(spec.loc, f"a {window} window needs '{length}' (a duration like 10m)")
+        return None
+    other = "size" if length == "gap" else "gap"
+    if other in params:
+        cc.errors.error(params[other].loc, f"'{other}' does not apply to a {window} window; use '{length}'")
+    if window == "sliding" and emit == "on_close":
+        cc.errors.error(params["emit"].loc, "a sliding window is evaluated on each event: use emit: on_event")
+    if params[length].value is not None and params[length].value <= 0:
+        cc.errors.error(params[length].loc, f"'{length}' must be longer than 0")
+    key = cc.expr(params.get("key"), env, what="'key'")
+    raw = params["aggregations"].value if "aggregations" in params else None
+    if raw is None:
+        return None
+    cc.check_new_names(((n, raw.key_loc(n)) for n in raw), env, "aggregate")
+    aggregations, out_types = [], {}
+    for name, text in raw.items():
+        loc = raw.value_loc(name)
+        match = _CALL.match(str(text))
+        if not match or match.group(1).lower() not in AGGREGATORS:
+            cc.errors.error(loc, f"aggregate '{name}' must look like sum(amount); aggregators: {', '.join(AGGREGATORS)}"
+                            + (P.did_you_mean(match.group(1).lower(), list(AGGREGATORS)) if match else ""))
+            continue
+        agg_name, arg_text = match.group(1).lower(), match.group(2)
+        aggregator, arg = AGGREGATORS[agg_name], None
+        if arg_text.strip():
+            arg = cc.expr(Value(arg_text, loc.shifted(match.start(2), str(text))), env, what=f"aggregate '{name}'")
+            if arg is None:
+                continue
+            if agg_name in ("sum", "avg") and not is_numeric(arg.type):
+                cc.errors.error(loc, f"{agg_name}() needs numbers, but '{arg_text.strip()}' is {arg.type}")
+                continue
+        elif aggregator.needs_arg:
+            cc.errors.error(loc, f"{agg_name}() needs an argument, e.g. {agg_name}(amount)")
+            continue
+        aggregations.append((name, agg_name, arg))
+        out_types[name] = aggregator.result_type(arg.type if arg is not None else None)
+    if len(cc.errors.diagnostics) > errors_before:
+        return None
+    key_text = params["key"].value if "key" in params else None
+    key_name = key_text.strip() if key_text and key_text.strip() in env else None
+    if emit == "on_close":
+        out_env = {"key": STRING, "window_start": TIMESTAMP, "window_end": TIMESTAMP, **out_types}
+        if key_name:
+            out_env[key_name] = env.get(key_name, ANY)
+    else:
+        out_env = {**env, **out_types}
+    runtime = AggregateRuntime(spec.id, window, params[length].value or 1, emit, key_name, aggregations)
+    return Compiled(runtime, {DEFAULT_PORT: out_env}, keyed=True, key=key, uses_time=True)

@@ -1,0 +1,159 @@
+"""What every node type is made of: a typed parameter list, a compile step and a runtime object.
+
+A node type file (filter.py, aggregate.py, ...) declares:
+  * `PARAMS`: its parameters (drive YAML checking, the JSON Schema and the docs),
+  * `compile(spec, params, env, cc) -> Compiled`: type-checks its expressions against the fields and
+    variables that reach it (`env`) and says what leaves it on each output port,
+  * a runtime class with `process(ctx, ts, rt)` (and, for stateful nodes, `on_timer` / `on_changelog`).
+
+Runtime objects are plain picklable Python: PyFlink ships them to the workers, and the in-process test
+harness runs the very same objects. They never hold state themselves: state goes through `rt` (see
+jobs.runtime.services), which is Flink keyed state in a job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from jobs.compiler.errors import Collector, Location
+from jobs.compiler.expr import CompiledExpr, ExprError, compile_expression
+from jobs.compiler.loader import YMap
+from jobs.compiler.model import NodeSpec, Reference, Scenario, Source
+from jobs.compiler.params import Param, Value
+from jobs.compiler.types import BOOL, Type
+
+Env = dict[str, Type]  # the fields and variables visible at a point of the graph, with their types
+Ctx = dict[str, Any]  # one event's values as it flows: fields, variables, and _-prefixed metadata
+Emission = tuple[str, Ctx]  # (output port, context) produced by a node
+
+DEFAULT_PORT = "out"
+
+
+class Runtime(Protocol):
+    """Services a running node may use: keyed state, timers, outputs. Implemented by Flink and by the harness."""
+
+    scenario: str
+
+    def value_state(self, node_id: str, name: str) -> Any: ...
+    def map_state(self, node_id: str, name: str) -> Any: ...
+    def register_timer(self, ts: int) -> None: ...
+    def watermark(self, ctx: Ctx | None = None) -> int: ...
+    def current_key(self) -> str: ...
+    def emit(self, kind: str, record: dict) -> None: ...
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """A piece of keyed state a node needs: declared up front so the operator can create descriptors."""
+
+    node_id: str
+    name: str
+    kind: str  # "value" or "map"
+    ttl_ms: int | None = None
+
+
+@dataclass
+class NodeRuntime:
+    """Base of runtime objects. Stateless nodes only implement `process`."""
+
+    id: str
+
+    def process(self, ctx: Ctx, ts: int, rt: Runtime) -> Iterable[Emission]:
+        raise NotImplementedError
+
+    def on_timer(self, ts: int, rt: Runtime) -> Iterator[Emission]:
+        return iter(())
+
+    def on_changelog(self, source: str, ctx: Ctx, ts: int, rt: Runtime) -> None:
+        return None
+
+    def state_specs(self) -> list[StateSpec]:
+        return []
+
+
+@dataclass
+class Compiled:
+    """The result of compiling one node: its runtime, what flows out of each port, and how it is keyed."""
+
+    runtime: NodeRuntime
+    out_envs: dict[str, Env]
+    keyed: bool = False  # needs keyed state or timers
+    key: CompiledExpr | None = None  # keyed nodes: the expression that keys their state (None: the event's key)
+    changelog: str | None = None  # enrich from a changelog: the source whose updates it consumes
+    terminal: bool = False  # action / detected: nothing flows on
+    uses_time: bool = False  # depends on watermarks (windows, event-time joins): late events are dead letters
+
+
+@dataclass
+class CompileContext:
+    """Everything a node's compile step may consult, plus the error collector."""
+
+    scenario: Scenario
+    errors: Collector
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> Mapping[str, Source]:
+        return self.scenario.sources
+
+    @property
+    def references(self) -> Mapping[str, Reference]:
+        return self.scenario.references
+
+    def expr(self, value: Value | None, env: Env, *, expected: Type | None = None, what: str = "") -> CompiledExpr | None:
+        """Compile one expression; a problem becomes a diagnostic at the exact column inside the YAML value."""
+        if value is None:
+            return None
+        text = str(value.value)
+        try:
+            return compile_expression(text, env, expected=expected)
+        except ExprError as exc:
+            prefix = f"{what}: " if what else ""
+            self.errors.error(value.loc.shifted(max(exc.offset, 0), text), f"{prefix}{exc.message}")
+            return None
+
+    def condition(self, value: Value | None, env: Env, what: str = "condition") -> CompiledExpr | None:
+        return self.expr(value, env, expected=BOOL, what=what)
+
+    def expr_map(self, raw: YMap, env: Env, what: str, *, sequential: bool = True) -> dict[str, CompiledExpr] | None:
+        """Compile {name: expression}; with `sequential`, later entries may use earlier ones."""
+        scope, out, ok = dict(env), {}, True
+        for name, text in raw.items():
+            compiled = self.expr(Value(_as_text(text), raw.value_loc(name)), scope, what=f"{what} '{name}'")
+            if compiled is None:
+                ok = False
+                continue
+            out[name] = compiled
+            if sequential:
+                scope[name] = compiled.type
+        return out if ok else None
+
+    def check_new_names(self, names: Iterable[tuple[str, Location]], env: Env, what: str) -> None:
+        """Variables may not shadow fields or earlier variables: a name means one thing in a scenario."""
+        for name, loc in names:
+            if name in env:
+                self.errors.error(loc, f"{what} '{name}' is already defined upstream; choose another name")
+            if name.startswith("_"):
+                self.errors.error(loc, f"{what} '{name}': names starting with _ are reserved")
+
+
+def _as_text(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if raw is None:
+        return "null"
+    return str(raw)
+
+
+class NodeType(Protocol):
+    """What a node type module provides (see jobs/nodes/__init__.py for the registry)."""
+
+    TYPE: str
+    DOC: str
+    PARAMS: list[Param]
+    PORTS: tuple[str, ...]
+    MULTI_INPUT: bool
+
+    def compile(self, spec: NodeSpec, params: dict[str, Value], env: Env, cc: CompileContext) -> Compiled | None: ...

@@ -1,0 +1,23 @@
+"""split: send every event down all the branches that read from it (a named fork, for readable graphs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+
+TYPE = "split"
+DOC = "Copies each event to every node that reads from this one. Branches are independent."
+PARAMS: list = []
+PORTS = (DEFAULT_PORT,)
+MULTI_INPUT = False
+
+
+@dataclass
+class SplitRuntime(NodeRuntime):
+    def process(self, ctx: Ctx, ts: int, rt: Runtime):
+        return ((DEFAULT_PORT, ctx),)
+
+
+def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
+    return Compiled(SplitRuntime(spec.id), {DEFAULT_PORT: env})

@@ -1,0 +1,24 @@
+"""union: merge several branches into one; only names present in every branch (with one type) stay visible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+
+TYPE = "union"
+DOC = "Merges the events of all its inputs (`from: [a, b]`). Downstream sees the names common to all inputs."
+PARAMS: list = []
+PORTS = (DEFAULT_PORT,)
+MULTI_INPUT = True
+
+
+@dataclass
+class UnionRuntime(NodeRuntime):
+    def process(self, ctx: Ctx, ts: int, rt: Runtime):
+        return ((DEFAULT_PORT, ctx),)
+
+
+def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
+    # env arrives already intersected by the validator (see validate.merge_envs)
+    return Compiled(UnionRuntime(spec.id), {DEFAULT_PORT: env})

@@ -1,0 +1,1 @@
+"""Runtime of compiled scenarios: the executor shared by the Flink job and the in-process harness."""

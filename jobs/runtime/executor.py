@@ -1,0 +1,232 @@
+"""The one engine loop: runs a segment's fused nodes for one input, in Flink or in the test harness.
+
+A segment program is picklable data (node runtimes, local wiring, routes to other segments). The executor
+pushes each event through the nodes of its segment, counts what happens at every node, and leaves what
+must go elsewhere in its outbox: envelopes for other segments, actions, detections, dead letters.
+Counters obey, per node: in = out + filtered + dead_letter + held (held: waiting in state for a timer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.compiler.model import Source
+from jobs.compiler.plan import ENTRY, Plan
+from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Runtime
+from jobs.nodes.outputs import dead_letter, raw_input
+from jobs.runtime.decode import DecodeError, decode_record, parse_json
+
+COUNTERS = ("in", "out", "filtered", "dead_letter", "held", "emitted", "late")
+Envelope = tuple  # (segment index, route, key, ts, ctx): route is a node id or "changelog:<source>"
+CHANGELOG = "changelog:"
+
+
+@dataclass
+class SegmentProgram:
+    scenario: str
+    index: int
+    kind: str
+    nodes: dict[str, NodeRuntime]
+    order: list[str]
+    uses_time: set[str]
+    terminal: set[str]
+    holds: set[str]
+    local: dict[tuple[str, str], list[str]]
+    remote: dict[tuple[str, str], list[tuple[int, str]]]
+    segment_keys: dict[int, Any]  # target segment -> CompiledExpr or None (the event key)
+    sources: dict[str, Source] = field(default_factory=dict)  # entry only
+    source_routes: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # entry: source -> targets
+    source_local: dict[str, list[str]] = field(default_factory=dict)
+    changelog_routes: dict[str, list[int]] = field(default_factory=dict)  # entry: changelog -> segments
+
+
+def make_program(plan: Plan, index: int) -> SegmentProgram:
+    segment = plan.segments[index]
+    graph = plan.graph
+    local: dict[tuple[str, str], list[str]] = {}
+    remote: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    members = set(segment.nodes)
+    wiring = [(up, port, targets) for (up, port), targets in graph.downstream.items()
+              if up in members or (index == ENTRY and up in graph.scenario.sources)]
+    for upstream, port, targets in wiring:
+        for target in targets:
+            seg = plan.segment_of[target]
+            if seg == index:
+                local.setdefault((upstream, port), []).append(target)
+            else:
+                remote.setdefault((upstream, port), []).append((seg, target))
+    program = SegmentProgram(
+        scenario=plan.scenario.name, index=index, kind=segment.kind,
+        nodes={n: plan.runtimes[n] for n in segment.nodes}, order=list(segment.nodes),
+        uses_time={n for n in segment.nodes if graph.compiled[n].uses_time},
+        terminal={n for n in segment.nodes if graph.compiled[n].terminal},
+        holds={n for n in segment.nodes if graph.compiled[n].keyed and not graph.compiled[n].terminal
+               and _holds(graph.compiled[n].runtime)},
+        local=local, remote=remote,
+        segment_keys={s.index: s.key for s in plan.segments},
+    )
+    if index == ENTRY:
+        program.sources = dict(plan.scenario.sources)
+        for name in plan.scenario.sources:
+            program.source_local[name] = local.pop((name, DEFAULT_PORT), [])
+            program.source_routes[name] = remote.pop((name, DEFAULT_PORT), [])
+        for seg in plan.segments:
+            for changelog in seg.changelogs:
+                program.changelog_routes.setdefault(changelog, []).append(seg.index)
+    return program
+
+
+def _holds(runtime: NodeRuntime) -> bool:
+    """Nodes that may keep an event in state instead of passing it on at once."""
+    return getattr(runtime, "emit", None) == "on_close" or getattr(runtime, "mode", None) == "event_time"
+
+
+def event_id(source: Source, data: dict, line: str | bytes) -> str:
+    if source.id and data.get(source.id) is not None:
+        return str(data[source.id])
+    raw = line.encode() if isinstance(line, str) else line
+    return hashlib.sha1(raw).hexdigest()[:16]  # stable across runs and machines
+
+
+class Executor:
+    def __init__(self, program: SegmentProgram):
+        self.p = program
+        self.outbox: list[tuple[str, Any]] = []
+        self.counts: dict[str, dict[str, int]] = {n: dict.fromkeys(COUNTERS, 0) for n in program.order}
+        for name in program.sources:
+            self.counts[name] = dict.fromkeys(COUNTERS, 0)
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def accept_raw(self, source_name: str, line: str | bytes, rt: Runtime) -> None:
+        """Entry segment: decode one raw input line of a source and send it on."""
+        source = self.p.sources[source_name]
+        counts = self.counts[source_name]
+        counts["in"] += 1
+        try:
+            data = parse_json(line)
+            deleted = source.kind == "changelog" and isinstance(data, dict) and data.get("_deleted") is True
+            ctx = decode_record(source.schema, data)
+            key, ts = ctx.get(source.key), ctx.get(source.time)
+            if key is None:
+                raise DecodeError(f"key field '{source.key}' is missing or null")
+            if ts is None and not deleted:
+                raise DecodeError(f"time field '{source.time}' is missing or null")
+        except DecodeError as exc:
+            counts["dead_letter"] += 1
+            text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+            self.outbox.append(("dead", dead_letter(self.p.scenario, source_name, str(exc), text, None)))
+            return
+        ts = ts if ts is not None else 0
+        ctx.update(_src=source_name, _key=str(key), _id=event_id(source, data, line), _ts=ts,
+                   _fields=tuple(source.schema.fields))
+        if deleted:
+            ctx["_deleted"] = True
+        gate = rt.observe(ts)
+        if gate is not None:  # file runs: the watermark as of this event, so lateness is deterministic
+            ctx["_wm"] = gate
+        counts["out"] += 1
+        if source.kind == "changelog":
+            for seg in self.p.changelog_routes.get(source_name, []):
+                self.outbox.append(("route", (seg, CHANGELOG + source_name, str(key), ts, ctx)))
+            return
+        for target in self.p.source_local.get(source_name, []):
+            self.push(target, ctx, rt)
+        for seg, target in self.p.source_routes.get(source_name, []):
+            self._route(seg, target, ctx, source_name)
+
+    def accept(self, envelope: Envelope, rt: Runtime) -> None:
+        """Keyed / merge segments: an envelope from another segment."""
+        _, route, _, ts, ctx = envelope
+        if route.startswith(CHANGELOG):
+            source = route[len(CHANGELOG):]
+            for node_id in self.p.order:
+                self.p.nodes[node_id].on_changelog(source, ctx, ts, rt)
+            return
+        self.push(route, ctx, rt)
+
+    def fire_timers(self, ts: int, rt: Runtime) -> None:
+        for node_id in self.p.order:  # topological: upstream timers feed downstream nodes first
+            node = self.p.nodes[node_id]
+            try:
+                emissions = list(node.on_timer(ts, rt) or ())
+            except Exception as exc:  # noqa: BLE001 - a failing node must not kill the job
+                self.counts[node_id]["dead_letter"] += 1
+                self.outbox.append(("dead", dead_letter(self.p.scenario, node_id, _describe(exc), None, ts)))
+                continue
+            self.counts[node_id]["emitted"] += len(emissions)
+            self._forward(node_id, emissions, rt, from_timer=True)
+
+    # -- the push loop --------------------------------------------------------------------------
+    def push(self, node_id: str, ctx: Ctx, rt: Runtime, from_timer: bool = False) -> None:
+        counts = self.counts[node_id]
+        counts["in"] += 1
+        ts = ctx["_ts"]
+        # events released by a timer were on time when they arrived; the watermark has moved since
+        if not from_timer and node_id in self.p.uses_time:
+            watermark = rt.watermark(ctx)
+            if ts <= watermark:
+                counts["late"] += 1
+                counts["dead_letter"] += 1
+                self._dead(node_id, f"late event: time {ts} is at or before the watermark {watermark}", ctx)
+                return
+        try:
+            emissions = list(self.p.nodes[node_id].process(ctx, ts, rt))
+        except Exception as exc:  # noqa: BLE001 - one bad event goes to the dead-letter output, the job goes on
+            counts["dead_letter"] += 1
+            self._dead(node_id, _describe(exc), ctx)
+            return
+        if not emissions:
+            counts["out" if node_id in self.p.terminal else "held" if node_id in self.p.holds else "filtered"] += 1
+            return
+        port = emissions[0][0]
+        has_targets = (node_id, port) in self.p.local or (node_id, port) in self.p.remote
+        counts["filtered" if port != DEFAULT_PORT and not has_targets else "out"] += 1
+        self._forward(node_id, emissions, rt, from_timer)
+
+    def _forward(self, node_id: str, emissions: Iterable[tuple[str, Ctx]], rt: Runtime, from_timer: bool) -> None:
+        for port, out in emissions:
+            for target in self.p.local.get((node_id, port), ()):
+                self.push(target, out, rt, from_timer)
+            for seg, target in self.p.remote.get((node_id, port), ()):
+                self._route(seg, target, out, node_id)
+
+    def _route(self, seg: int, target: str, ctx: Ctx, from_node: str) -> None:
+        key_expr = self.p.segment_keys.get(seg)
+        try:
+            key = ctx.get("_key") if key_expr is None else key_expr.fn(ctx)
+        except Exception as exc:  # noqa: BLE001
+            key, error = None, f"cannot compute the key: {_describe(exc)}"
+        else:
+            error = "the key is null"
+        if key is None:  # counted at the node the event was meant for, which never sees it
+            counts = self.counts.setdefault(target, dict.fromkeys(COUNTERS, 0))
+            counts["in"] += 1
+            counts["dead_letter"] += 1
+            self._dead(target, error, ctx)
+            return
+        self.outbox.append(("route", (seg, target, str(key), ctx["_ts"], ctx)))
+
+    def _dead(self, node_id: str, error: str, ctx: Ctx) -> None:
+        self.outbox.append(("dead", dead_letter(self.p.scenario, node_id, error, raw_input(ctx), ctx.get("_ts"))))
+
+    def drain(self) -> list[tuple[str, Any]]:
+        out, self.outbox = self.outbox, []
+        return out
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, (ValueError, DecodeError)) else text
+
+
+def merge_counts(parts: Iterable[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    total: dict[str, dict[str, int]] = {}
+    for part in parts:
+        for name, counts in part.items():
+            into = total.setdefault(name, dict.fromkeys(COUNTERS, 0))
+            for counter, value in counts.items():
+                into[counter] = into.get(counter, 0) + value
+    return total

@@ -1,0 +1,114 @@
+"""File inputs and outputs of embedded runs: reference tables, merged input order, canonical output order."""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from jobs.compiler.model import Reference, Scenario
+from jobs.compiler.plan import Plan
+from jobs.nodes.enrich import TableRuntime
+from jobs.runtime.decode import DecodeError, cell, decode_record, parse_json, parse_timestamp
+
+
+class InputError(Exception):
+    """A problem with the files given on the command line (not with the scenario)."""
+
+
+def load_reference(reference: Reference, path: str | Path) -> dict[str, dict[str, Any]]:
+    """Rows of a reference table by key. CSV needs a header row; anything else is read as JSON lines."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"reference '{reference.name}': cannot read {path}: {exc.strerror}") from None
+    rows: dict[str, dict[str, Any]] = {}
+    try:
+        if path.suffix.lower() == ".csv":
+            for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+                record = {name: cell(t, row.get(name) or "", name) for name, t in reference.schema.fields.items()}
+                _add_row(rows, reference, record, f"{path}:{number}")
+        else:
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    _add_row(rows, reference, decode_record(reference.schema, parse_json(line)), f"{path}:{number}")
+    except DecodeError as exc:
+        raise InputError(f"reference '{reference.name}': {exc}") from None
+    return rows
+
+
+def _add_row(rows: dict, reference: Reference, record: dict, where: str) -> None:
+    key = record.get(reference.key)
+    if key is None:
+        raise InputError(f"{where}: reference '{reference.name}' row without key '{reference.key}'")
+    rows[str(key)] = record
+
+
+def bind_references(plan: Plan, paths: dict[str, str]) -> None:
+    """Put each reference table's rows into the enrich nodes that use it (shipped with the job)."""
+    scenario = plan.scenario
+    for node in plan.runtimes.values():
+        if isinstance(node, TableRuntime):
+            reference = scenario.references[node.table]
+            path = paths.get(node.table) or (str(scenario.directory / reference.file) if reference.file else None)
+            if path is None:
+                raise InputError(f"reference '{node.table}' needs a file: --reference {node.table}=FILE")
+            node.bind(load_reference(reference, path))
+
+
+def resolve_event_files(scenario: Scenario, events: list[str], changelogs: list[str]) -> dict[str, str]:
+    """`[SOURCE=]FILE` options to {source: file}; the source may be left out when there is one events source."""
+    event_sources = [n for n, s in scenario.sources.items() if s.kind == "events"]
+    files: dict[str, str] = {}
+    for option, kind in [(e, "events") for e in events] + [(c, "changelog") for c in changelogs]:
+        name, sep, path = option.partition("=")
+        if not sep:
+            if kind != "events" or len(event_sources) != 1:
+                raise InputError(f"'{option}': say which source, as NAME=FILE (sources: {', '.join(scenario.sources)})")
+            name, path = event_sources[0], option
+        source = scenario.sources.get(name)
+        if source is None or source.kind != kind:
+            raise InputError(f"'{name}' is not a {kind} source of scenario '{scenario.name}'")
+        if not Path(path).is_file():
+            raise InputError(f"no such file: {path}")
+        files[name] = path
+    missing = [n for n in event_sources if n not in files]
+    if missing:
+        raise InputError(f"no events file for source(s): {', '.join(missing)} (use --events NAME=FILE)")
+    return files
+
+
+def _line_time(scenario: Scenario, source: str, line: str) -> int:
+    try:
+        value = json.loads(line).get(scenario.sources[source].time)
+        return parse_timestamp(value) if value is not None else -(2**63)
+    except (ValueError, AttributeError, DecodeError):
+        return -(2**63)  # a broken line goes out at once (to the dead-letter output)
+
+
+def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """All input lines in one deterministic order: a merge by time that keeps each file's own order.
+
+    At each step the file whose next line has the smallest time goes first (changelogs before events on a
+    tie), so out-of-order events stay out of order, and a changelog update is seen by later events only.
+    """
+    def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str]]:
+        rank = 0 if scenario.sources[name].kind == "changelog" else 1
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle):
+                line = line.rstrip("\n")
+                if line.strip():
+                    yield _line_time(scenario, name, line), rank, name, number, line
+
+    streams = [lines(name, path) for name, path in sorted(files.items())]
+    for _, _, name, _, line in heapq.merge(*streams, key=lambda item: item[:4]):
+        yield name, line
+
+
+def canonical(records: list[dict]) -> list[dict]:
+    """Outputs in a stable order whatever the engine's interleaving: by time, then the whole record."""
+    return sorted(records, key=lambda r: (str(r.get("time")), json.dumps(r, sort_keys=True)))

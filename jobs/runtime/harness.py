@@ -1,0 +1,165 @@
+"""The in-process harness: runs the very same segment programs as the Flink job, without Flink.
+
+Used by `kairos test` (answers in a second instead of a JVM start) and by tests that compare both engines.
+State lives in dictionaries here because nothing is checkpointed: this is a simulator of the job, and its
+time rules are the file-run rules of the Flink job (docs/time.md), so both give the same outputs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.compiler.plan import ENTRY, Plan
+from jobs.runtime.executor import Executor, make_program, merge_counts
+
+MIN_TS = -(2**63)
+
+
+class _Value:
+    def __init__(self, store: dict, key: tuple):
+        self.store, self.key = store, key
+
+    def value(self) -> Any:
+        return self.store.get(self.key)
+
+    def update(self, value: Any) -> None:
+        self.store[self.key] = value
+
+    def clear(self) -> None:
+        self.store.pop(self.key, None)
+
+
+class _Map:
+    def __init__(self, store: dict, key: tuple):
+        self.data = store.setdefault(key, {})
+
+    def get(self, k: Any) -> Any:
+        return self.data.get(k)
+
+    def put(self, k: Any, v: Any) -> None:
+        self.data[k] = v
+
+    def remove(self, k: Any) -> None:
+        self.data.pop(k, None)
+
+    def contains(self, k: Any) -> bool:
+        return k in self.data
+
+    def keys(self) -> list:
+        return list(self.data)
+
+    def is_empty(self) -> bool:
+        return not self.data
+
+
+class MemoryRuntime:
+    """Runtime services over dictionaries, with the same watermark rule as a file run of the job."""
+
+    def __init__(self, scenario: str, out_of_orderness_ms: int):
+        self.scenario = scenario
+        self.ooo_ms = out_of_orderness_ms
+        self.values: dict = {}
+        self.maps: dict = {}
+        self.timers: list[tuple[int, int, str]] = []  # heap of (ts, segment, key)
+        self.timer_set: set[tuple[int, int, str]] = set()
+        self.max_ts: int | None = None
+        self.current_watermark = MIN_TS
+        self.segment = ENTRY
+        self.key = ""
+        self.sink: list[tuple[str, dict]] = []
+
+    def value_state(self, node_id: str, name: str) -> _Value:
+        return _Value(self.values, (self.segment, self.key, node_id, name))
+
+    def map_state(self, node_id: str, name: str) -> _Map:
+        return _Map(self.maps, (self.segment, self.key, node_id, name))
+
+    def register_timer(self, ts: int) -> None:
+        entry = (ts, self.segment, self.key)
+        if entry not in self.timer_set:
+            self.timer_set.add(entry)
+            heapq.heappush(self.timers, entry)
+
+    def watermark(self, ctx: dict | None = None) -> int:
+        gate = ctx.get("_wm", MIN_TS) if ctx else MIN_TS
+        return max(gate, self.current_watermark)
+
+    def observe(self, ts: int) -> int:
+        before = MIN_TS if self.max_ts is None else self.max_ts - self.ooo_ms - 1
+        self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
+        return before
+
+    def current_key(self) -> str:
+        return self.key
+
+    def emit(self, kind: str, record: dict) -> None:
+        self.sink.append((kind, record))
+
+
+@dataclass
+class RunResult:
+    actions: list[dict] = field(default_factory=list)
+    detected: list[dict] = field(default_factory=list)
+    dead_letter: list[dict] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class Harness:
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.executors = [Executor(make_program(plan, s.index)) for s in plan.segments]
+        ooo = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
+        self.rt = MemoryRuntime(plan.scenario.name, ooo)
+        self.result = RunResult()
+
+    def _drain(self, executor: Executor) -> None:
+        for kind, payload in executor.drain():
+            if kind == "route":
+                seg, _, key, _, _ = payload
+                saved = (self.rt.segment, self.rt.key)
+                self.rt.segment, self.rt.key = seg, key
+                self.executors[seg].accept(payload, self.rt)
+                self._drain(self.executors[seg])
+                self.rt.segment, self.rt.key = saved
+            else:
+                self._collect(kind, payload)
+        for kind, record in self.rt.sink:
+            self._collect(kind, record)
+        self.rt.sink.clear()
+
+    def _collect(self, kind: str, record: dict) -> None:
+        target = {"action": self.result.actions, "detected": self.result.detected, "dead": self.result.dead_letter}
+        target[kind].append(record)
+
+    def _advance(self, watermark: int) -> None:
+        self.rt.current_watermark = max(self.rt.current_watermark, watermark)
+        while self.rt.timers and self.rt.timers[0][0] <= self.rt.current_watermark:
+            entry = heapq.heappop(self.rt.timers)
+            self.rt.timer_set.discard(entry)
+            ts, seg, key = entry
+            self.rt.segment, self.rt.key = seg, key
+            self.executors[seg].fire_timers(ts, self.rt)
+            self._drain(self.executors[seg])
+
+    def feed(self, source: str, line: str) -> None:
+        self.rt.segment, self.rt.key = ENTRY, ""
+        entry = self.executors[ENTRY]
+        entry.accept_raw(source, line, self.rt)
+        self._drain(entry)
+        if self.rt.max_ts is not None:
+            self._advance(self.rt.max_ts - self.rt.ooo_ms - 1)
+
+    def finish(self) -> RunResult:
+        self._advance(2**63 - 1)  # end of input: the final watermark closes every window
+        self.result.counts = merge_counts(e.counts for e in self.executors)
+        return self.result
+
+
+def run_in_process(plan: Plan, inputs: Iterable[tuple[str, str]]) -> RunResult:
+    harness = Harness(plan)
+    for source, line in inputs:
+        harness.feed(source, line)
+    return harness.finish()

@@ -1,0 +1,1 @@
+"""Functions kairos calls: built-in aggregators and trusted user functions (`call` nodes)."""
