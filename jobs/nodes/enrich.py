@@ -136,6 +136,6 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
         cc.errors.error(params["changelog"].loc, f"'{name}' is not a changelog source{P.did_you_mean(name, changelogs)}")
         return None
     mode = params["mode"].value
-    runtime = ChangelogRuntime(spec.id, name, tuple(source.schema.fields), mode, source.ttl_ms)
+    runtime = ChangelogRuntime(spec.id, name, target, tuple(source.schema.fields), mode, source.ttl_ms)
     return Compiled(runtime, {DEFAULT_PORT: {**env, target: source.schema}}, keyed=True, key=key,
                     changelog=name, uses_time=mode == "event_time")

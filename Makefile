@@ -1,0 +1,57 @@
+# kairos — two commands on a fresh machine:
+#   make run    set up, then run the demo scenario on the embedded Flink engine (files in, files out)
+#   make test   set up, start Kafka / Elasticsearch / a Flink session cluster, run every test, stop them
+# Other targets: make help
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+KAIROS  := $(VENV)/bin/kairos
+STAMP   := $(VENV)/.installed
+DEMO    := scenarios/low_balance_offer
+OUT     := out
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-unit test-flink test-integration lint bench clean
+
+include services/services.mk
+
+## help: list the targets
+help:
+	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
+
+## setup: create .venv and install kairos with pinned dependencies (only when pyproject.toml changed)
+setup: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+## run: the bank's low-balance loan offer, embedded, with the sample files; results in out/bank/
+run: setup
+	$(KAIROS) run $(DEMO)/low_balance_offer.yaml \
+	  --events atm=$(DEMO)/events.jsonl --changelog profiles=$(DEMO)/profiles.jsonl \
+	  --out $(OUT)/bank
+
+## test: every test; starts the services first and always stops them (even when tests fail)
+test: setup jars
+	@$(MAKE) --no-print-directory services-up || { $(MAKE) --no-print-directory services-down; exit 1; }
+	@rc=0; $(PY) -m pytest -q -ra tests || rc=$$?; \
+	  $(MAKE) --no-print-directory services-down; exit $$rc
+
+## test-unit: fast tests only (no Flink, no services)
+test-unit: setup
+	$(PY) -m pytest -q -m "not flink and not integration" tests
+
+## lint: ruff
+lint: setup
+	$(VENV)/bin/ruff check jobs udfs tests bench
+
+## bench: throughput / latency benchmarks; results as JSON in bench/results/
+bench: setup
+	$(PY) bench/run.py --out bench/results
+
+## clean: remove outputs and caches (keeps .venv and .cache)
+clean:
+	rm -rf $(OUT) .pytest_cache .ruff_cache
