@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 
@@ -145,7 +146,10 @@ def _print_summary(console, name: str, summary, out_dir: str) -> None:
         records = summary.outputs.get(kind, [])
         console.print(f"[bold]{kind}[/bold]: {len(records)} -> {out_dir}/{kind}.jsonl")
         for record in records[:3]:
-            console.print("  " + json.dumps(record, ensure_ascii=False)[:160], markup=False)
+            line = json.dumps(record.get("payload") or record.get("fields") or record, ensure_ascii=False)
+            head = record.get("channel") or record.get("kind") or record.get("node")
+            who = record.get("to") or record.get("key") or record.get("error", "")
+            console.print(f"  {head} -> {who}: {line}", markup=False, no_wrap=True, overflow="ellipsis")
 
 
 command("run", "run a scenario on the embedded Flink engine with files in and out")((_run_args, _run))
@@ -194,6 +198,18 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command][1](args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - people get one clear line; KAIROS_DEBUG=1 shows the traceback
+        if os.environ.get("KAIROS_DEBUG"):
+            raise
+        print(f"kairos {args.command}: {_short_error(exc)}\n(run with KAIROS_DEBUG=1 for details)", file=sys.stderr)
+        return 3
+
+
+def _short_error(exc: Exception) -> str:
+    """Flink errors arrive as pages of Java stack; the last 'Caused by' line is the one that explains."""
+    text = str(exc)
+    causes = [line.strip() for line in text.splitlines() if line.strip().startswith("Caused by:")]
+    return causes[-1] if causes else (text.splitlines() or [type(exc).__name__])[0][:500]
 
 
 if __name__ == "__main__":

@@ -114,7 +114,8 @@ def _schema(raw: object, loc: Location, errors: Collector, what: str) -> RecordT
 
 def _field_in(schema: RecordType | None, name: str | None, loc: Location, errors: Collector, what: str) -> None:
     if schema is not None and name is not None and name not in schema.fields:
-        errors.error(loc, f"{what} names field '{name}', which is not in the schema{P.did_you_mean(name, list(schema.fields))}")
+        hint = P.did_you_mean(name, list(schema.fields))
+        errors.error(loc, f"{what} names field '{name}', which is not in the schema{hint}")
 
 
 def _read_source(name: str, data: YMap, errors: Collector) -> Source | None:

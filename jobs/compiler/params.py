@@ -108,7 +108,7 @@ def _check_shape(param: Param, raw: Any, loc: Location, errors: Collector, what:
             return None
         for key in raw:
             if not _IDENT.match(key):
-                errors.error(raw.key_loc(key), f"'{key}' is not a valid name (letters, digits, _; starts with a letter)")
+                errors.error(raw.key_loc(key), f"'{key}' is not a valid name (letters, digits, _; starts with a letter)")  # noqa: E501
         return raw
     if param.kind == DURATION:
         ms = parse_duration_ms(raw)

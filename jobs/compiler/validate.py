@@ -14,7 +14,7 @@ from jobs.compiler.errors import Collector, Location
 from jobs.compiler.model import NodeSpec, Scenario, read_scenario
 from jobs.compiler.types import common_type
 from jobs.nodes import COMMON_FIELDS, NODE_TYPES
-from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Env
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Env
 
 
 @dataclass

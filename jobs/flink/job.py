@@ -20,7 +20,13 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
 from jobs.compiler.plan import ENTRY, Plan
 from jobs.flink.operators import (
-    ACTIONS, DEAD_LETTER, DETECTED, EntryFunction, GatedEntryFunction, MergeFunction, SegmentFunction,
+    ACTIONS,
+    DEAD_LETTER,
+    DETECTED,
+    EntryFunction,
+    GatedEntryFunction,
+    MergeFunction,
+    SegmentFunction,
 )
 from jobs.runtime.executor import make_program
 

@@ -17,7 +17,7 @@ from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.params import Value
 from jobs.compiler.types import ANY, STRING, TIMESTAMP, is_numeric
-from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
 from udfs.aggregators import AGGREGATORS
 
 TYPE = "aggregate"
@@ -50,16 +50,17 @@ class AggregateRuntime(NodeRuntime):
     def _add(self, accs: tuple | None, ctx: Ctx, ts: int) -> tuple:
         accs = accs or tuple(AGGREGATORS[agg].create() for _, agg, _ in self.aggregations)
         out = []
-        for acc, (_, agg, arg) in zip(accs, self.aggregations):
+        for acc, (_, agg, arg) in zip(accs, self.aggregations, strict=True):
             value = arg.fn(ctx) if arg is not None else 1
             out.append(acc if value is None else AGGREGATORS[agg].add(acc, value, ts))
         return tuple(out)
 
     def _merge(self, a: tuple, b: tuple) -> tuple:
-        return tuple(AGGREGATORS[agg].merge(x, y) for x, y, (_, agg, _) in zip(a, b, self.aggregations))
+        return tuple(AGGREGATORS[agg].merge(x, y) for x, y, (_, agg, _) in zip(a, b, self.aggregations, strict=True))
 
     def _results(self, accs: tuple) -> dict:
-        return {name: AGGREGATORS[agg].result(acc) for acc, (name, agg, _) in zip(accs, self.aggregations)}
+        pairs = zip(accs, self.aggregations, strict=True)
+        return {name: AGGREGATORS[agg].result(acc) for acc, (name, agg, _) in pairs}
 
     def process(self, ctx: Ctx, ts: int, rt: Runtime):
         windows = rt.map_state(self.id, "windows")
@@ -120,7 +121,8 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
         return None
     length = "gap" if window == "session" else "size"
     if length not in params:
-        cc.errors.error(spec.loc, f"a {window} window needs '{length}' (a duration like 10m)")
+        if length not in spec.data:  # present but malformed has been reported already
+            cc.errors.error(spec.loc, f"a {window} window needs '{length}' (a duration like 10m)")
         return None
     other = "size" if length == "gap" else "gap"
     if other in params:

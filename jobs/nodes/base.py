@@ -102,7 +102,9 @@ class CompileContext:
     def references(self) -> Mapping[str, Reference]:
         return self.scenario.references
 
-    def expr(self, value: Value | None, env: Env, *, expected: Type | None = None, what: str = "") -> CompiledExpr | None:
+    def expr(
+        self, value: Value | None, env: Env, *, expected: Type | None = None, what: str = ""
+    ) -> CompiledExpr | None:
         """Compile one expression; a problem becomes a diagnostic at the exact column inside the YAML value."""
         if value is None:
             return None

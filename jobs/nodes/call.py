@@ -14,7 +14,7 @@ from typing import Any
 from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.types import ANY, TypeSpecError, parse_type
-from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 
 TYPE = "call"
 DOC = ("Calls `function: module.name` from udfs/ with `args: {param: expression}` and stores the result as `as` "
@@ -82,4 +82,5 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
             return None
     target = params["as"].value
     cc.check_new_names([(target, params["as"].loc)], env, "result")
-    return Compiled(CallRuntime(spec.id, path, list(args.items()), target), {DEFAULT_PORT: {**env, target: result_type}})
+    runtime = CallRuntime(spec.id, path, list(args.items()), target)
+    return Compiled(runtime, {DEFAULT_PORT: {**env, target: result_type}})

@@ -10,7 +10,7 @@ from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.loader import YList, YMap
 from jobs.compiler.params import Value
 from jobs.compiler.types import Type, common_type
-from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 
 TYPE = "decide"
 DOC = ("Sets decision variables from the first matching rule (`rules: [{when, then}]`) or decision-table row "
@@ -53,6 +53,11 @@ def _assign(ctx: Ctx, assignments: list[tuple[str, CompiledExpr]]) -> Ctx:
     return out
 
 
+def _text(raw: object) -> str:
+    """A YAML scalar as expression text (YAML turns `true` and `5` into Python values)."""
+    return "null" if raw is None else str(raw).lower() if isinstance(raw, bool) else str(raw)
+
+
 class _Outcomes:
     """Collects what each rule sets and checks that every rule sets the same names with compatible types."""
 
@@ -62,13 +67,12 @@ class _Outcomes:
 
     def read(self, raw: object, loc, what: str) -> list[tuple[str, CompiledExpr]] | None:
         if isinstance(raw, YMap):
-            items = [(k, Value(str(v) if not isinstance(v, bool) else str(v).lower(), raw.value_loc(k))) for k, v in raw.items()]
+            items = [(k, Value(_text(v), raw.value_loc(k))) for k, v in raw.items()]
         elif self.output is None:
             self.cc.errors.error(loc, f"{what} is a single expression, so the node needs 'output: NAME'")
             return None
         else:
-            text = "null" if raw is None else (str(raw).lower() if isinstance(raw, bool) else str(raw))
-            items = [(self.output, Value(text, loc))]
+            items = [(self.output, Value(_text(raw), loc))]
         out = []
         for name, value in items:
             compiled = self.cc.expr(value, self.env, what=f"{what} '{name}'")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 from jobs.nodes.outputs import iso_ms, jsonable, raw_input
 
 TYPE = "detected"

@@ -19,7 +19,7 @@ from typing import Any
 
 from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
 
 TYPE = "enrich"
 DOC = ("Looks up a record by key in a reference `table` or a `changelog` source and adds it to the event as `as` "
@@ -133,7 +133,8 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     source = cc.sources.get(name)
     if source is None or source.kind != "changelog":
         changelogs = [s for s, src in cc.sources.items() if src.kind == "changelog"]
-        cc.errors.error(params["changelog"].loc, f"'{name}' is not a changelog source{P.did_you_mean(name, changelogs)}")
+        hint = P.did_you_mean(name, changelogs)
+        cc.errors.error(params["changelog"].loc, f"'{name}' is not a changelog source{hint}")
         return None
     mode = params["mode"].value
     runtime = ChangelogRuntime(spec.id, name, target, tuple(source.schema.fields), mode, source.ttl_ms)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 
 TYPE = "filter"
 DOC = "Keeps events for which `condition` is true. Events where it is false (or null) go to the `false` port."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 
 TYPE = "split"
 DOC = "Copies each event to every node that reads from this one. Branches are independent."

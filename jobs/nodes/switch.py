@@ -8,7 +8,7 @@ from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.loader import YList, YMap
 from jobs.compiler.params import Value
-from jobs.nodes.base import Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 
 TYPE = "switch"
 DOC = ("Ordered cases `[{name: gold, when: segment = 'gold'}, ...]`: the first true one wins; otherwise the event "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 
 TYPE = "union"
 DOC = "Merges the events of all its inputs (`from: [a, b]`). Downstream sees the names common to all inputs."

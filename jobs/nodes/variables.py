@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import DEFAULT_PORT, Compiled, CompileContext, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 
 TYPE = "variables"
 DOC = "Adds computed values to the event: `set: {name: expression, ...}`; each may use the ones before it."

@@ -7,7 +7,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jobs.compiler.types import (
-    ANY, BOOL, FLOAT, INT, STRING, TIMESTAMP, ListType, MapType, RecordType, Type,
+    ANY,
+    BOOL,
+    FLOAT,
+    INT,
+    STRING,
+    TIMESTAMP,
+    ListType,
+    MapType,
+    RecordType,
+    Type,
 )
 
 
@@ -35,7 +44,7 @@ def parse_timestamp(value: Any) -> int:
     raise DecodeError(f"{type(value).__name__} is not a timestamp")
 
 
-def coerce(t: Type, value: Any, path: str) -> Any:
+def coerce(t: Type, value: Any, path: str) -> Any:  # noqa: C901 - one flat rule per type
     """Check (and where lossless, convert) a JSON value against a declared type."""
     if value is None or t == ANY:
         return value
