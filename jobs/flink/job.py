@@ -10,6 +10,7 @@ for production. The same compiled job runs embedded (MiniCluster) or on a cluste
 from __future__ import annotations
 
 import os
+import site
 import sys
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,6 +33,7 @@ from jobs.runtime.executor import make_program
 
 # Low-latency bundles: Python work is flushed to Java every 100 records or 10 ms (Flink's default is 1000 ms).
 # See docs/decisions/0006-runtime-settings.md for the measurements behind these numbers.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUNDLE_SIZE = 100
 BUNDLE_TIME_MS = 10
 
@@ -63,11 +65,11 @@ def flink_configuration(options: JobOptions) -> Configuration:
     conf.set_string("python.fn-execution.bundle.time", str(BUNDLE_TIME_MS))
     conf.set_string("python.executable", sys.executable)
     conf.set_string("python.client.executable", sys.executable)
+    # the embedded interpreter must find kairos and the venv's packages (else: "No module named 'pemja'")
+    conf.set_string("python.pythonpath", os.pathsep.join([PROJECT_ROOT, *site.getsitepackages()]))
     conf.set_string("pipeline.auto-watermark-interval", "50 ms")
     if options.checkpoint_interval_ms:
         conf.set_string("execution.checkpointing.interval", f"{options.checkpoint_interval_ms} ms")
-    if options.pipeline_jars:
-        conf.set_string("pipeline.jars", ";".join(f"file://{os.path.abspath(j)}" for j in options.pipeline_jars))
     for key, value in options.extra_config.items():
         conf.set_string(key, value)
     return conf
@@ -134,4 +136,7 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
 def make_environment(options: JobOptions) -> StreamExecutionEnvironment:
     env = StreamExecutionEnvironment.get_execution_environment(flink_configuration(options))
     env.set_parallelism(options.parallelism)
+    if options.pipeline_jars:
+        # add_jars appends; setting pipeline.jars would drop the flink-python jar `flink run -py` put there
+        env.add_jars(*(f"file://{os.path.abspath(j)}" for j in options.pipeline_jars))
     return env
