@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from jobs.compiler.errors import Location
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import Graph
+from jobs.runtime.decode import DecodeError, parse_timestamp
 from jobs.runtime.files import bind_references, canonical, merged_inputs
 from jobs.runtime.harness import RunResult, run_in_process
 from jobs.sandbox.cases import KINDS, Case
@@ -65,7 +67,19 @@ def matches(expected: Any, got: Any) -> bool:
         return isinstance(got, list) and len(got) == len(expected) and all(map(matches, expected, got))
     if isinstance(expected, bool) or isinstance(got, bool):
         return expected is got
+    if isinstance(expected, str) and isinstance(got, str) and expected != got and _ISO.match(expected):
+        return _same_instant(expected, got)  # 10:00:05Z equals the engine's 10:00:05.000Z
     return expected == got
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _same_instant(a: str, b: str) -> bool:
+    try:
+        return parse_timestamp(a) == parse_timestamp(b)
+    except DecodeError:
+        return False
 
 
 def _has(record: dict, key: str) -> bool:
@@ -108,6 +122,25 @@ def _score(expected: dict, got: dict) -> int:
     return sum(1 for k, v in expected.items() if _has(got, k) and matches(v, _get(got, k)))
 
 
+def assign(expected: list[Any], got: list[Any]) -> dict[int, int]:
+    """Pair expected with got records so that as many as possible match (a partial record may fit several)."""
+    fits = [[j for j in range(len(got)) if matches(e, got[j])] for e in expected]
+    owner: dict[int, int] = {}  # got index -> expected index
+
+    def take(i: int, seen: set[int]) -> bool:  # augmenting path (Kuhn's algorithm)
+        for j in fits[i]:
+            if j not in seen:
+                seen.add(j)
+                if j not in owner or take(owner[j], seen):
+                    owner[j] = i
+                    return True
+        return False
+
+    for i in range(len(expected)):
+        take(i, set())
+    return {i: j for j, i in owner.items()}
+
+
 def compare(case: Case, result: RunResult) -> list[Failure]:
     failures: list[Failure] = []
     got_by_kind = {"actions": canonical(result.actions), "detected": canonical(result.detected),
@@ -117,14 +150,9 @@ def compare(case: Case, result: RunResult) -> list[Failure]:
         if kind not in case.expect and not case.only_listed:
             continue
         got = got_by_kind[kind]
-        left = list(range(len(got)))
-        missing: list[tuple[Any, Location]] = []
-        for record, loc in expected:
-            index = next((i for i in left if matches(record, got[i])), None)
-            if index is None:
-                missing.append((record, loc))
-            else:
-                left.remove(index)
+        pairs = assign([record for record, _ in expected], got)
+        missing = [item for i, item in enumerate(expected) if i not in pairs]
+        left = [i for i in range(len(got)) if i not in pairs.values()]
         for record, loc in missing:
             if left:
                 closest = max(left, key=lambda i: _score(record, got[i]))
