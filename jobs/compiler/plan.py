@@ -32,7 +32,8 @@ class Segment:
 
     @property
     def uid(self) -> str:
-        return f"seg{self.index}-{self.kind}" + (f"-{self.key_id}" if self.key_id else "")
+        """Stable across edits elsewhere in the graph (savepoints map state by uid): named after its first node."""
+        return self.kind if self.kind == "entry" else f"{self.kind}-{self.nodes[0]}"
 
 
 @dataclass
