@@ -59,7 +59,9 @@ def key_parameter(node_type: str, data: dict) -> str:
         return f"{data.get('window')} {length}: {_names(data.get('aggregations'))}"
     if node_type == "decide":
         rules = data.get("rules")
-        shape = f"{len(rules)} rules" if isinstance(rules, list) else "table"
+        table = data.get("table") if isinstance(data.get("table"), dict) else {}
+        outputs = ", ".join(str(o) for o in table.get("outputs") or [])
+        shape = f"{len(rules)} rules" if isinstance(rules, list) else f"table → {outputs}"
         return shape + (f" → {data['output']}" if "output" in data else "")
     if node_type == "action":
         delay = f" after {data['delay']}" if "delay" in data else ""
@@ -142,7 +144,7 @@ def _edge_count(up: str, port: str, target: str, graph: Graph, counts: dict | No
 
 def _count_line(c: dict[str, int]) -> str:
     parts = [f"in {c.get('in', 0)}", f"out {c.get('out', 0)}"]
-    parts += [f"{label} {c[k]}" for k, label in (("filtered", "filtered"), ("held", "held"),
+    parts += [f"{label} {c[k]}" for k, label in (("filtered", "filtered"), ("held", "held"), ("emitted", "emitted"),
                                                    ("dead_letter", "dead"), ("late", "late")) if c.get(k)]
     return " · ".join(parts)
 
@@ -186,8 +188,9 @@ def render_svg(graph: Graph, counts: dict[str, dict[str, int]] | None = None,
         count = _edge_count(up, port, target, graph, counts, edge_counts) if data_edge else None
         text = " · ".join(t for t in ((port if port != "out" else ""), (str(count) if count is not None else "")) if t)
         if text:
-            lx, ly = x1 + 14 if len(ports) > 1 else mid, y1 - 5 if len(ports) > 1 else (y1 + y2) / 2 - 5
-            anchor = "start" if len(ports) > 1 else "middle"
+            # several ports leave one box close together: label them where they arrive, apart
+            lx, ly = (x2 - 10, y2 - 6) if len(ports) > 1 else (mid, (y1 + y2) / 2 - 5)
+            anchor = "end" if len(ports) > 1 else "middle"
             labels.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" font-size="11" fill="#333" '
                           f'stroke="#fff" stroke-width="3" paint-order="stroke">{escape(text)}</text>')
     for box in boxes.values():
