@@ -97,7 +97,7 @@ def _verify(args: argparse.Namespace) -> int:
     from jobs.sandbox.cases import read_cases, tests_file_for
     from jobs.sandbox.verify import verify_cases
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # file:line:col and diff lines must stay whole
     failed = passed = 0
     for scenario_path in scenario_paths(args.scenarios):
         tests = tests_file_for(scenario_path)
