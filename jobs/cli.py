@@ -215,5 +215,11 @@ def _short_error(exc: Exception) -> str:
     return causes[-1] if causes else (text.splitlines() or [type(exc).__name__])[0][:500]
 
 
+# subcommands that live in their own modules register themselves on import
+import jobs.cli_sandbox  # noqa: E402, F401, I001
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m jobs.cli` runs this file as __main__; the plugins registered into `jobs.cli`, so use that one
+    from jobs.cli import main as registered_main
+
+    sys.exit(registered_main())
