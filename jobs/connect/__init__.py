@@ -1,0 +1,1 @@
+"""Connections to real Kafka, Elasticsearch and Flink clusters: settings and secrets, naming, index template, REST."""

@@ -1,0 +1,132 @@
+"""Build and run a scenario against real Kafka and Elasticsearch: shared by `kairos run --kafka` (embedded),
+`kairos submit` and jobs/scenario_job.py (the program `flink run -py` executes on a cluster client)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobs.compiler.plan import Plan
+from jobs.connect.naming import Naming
+from jobs.connect.settings import Connections
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_CHECKPOINT_MS = 5000
+
+
+def default_kafka_jar() -> str | None:
+    """KAIROS_KAFKA_JAR, else the jar services/fetch-jars.sh puts in .cache/jars/flink."""
+    if os.environ.get("KAIROS_KAFKA_JAR"):
+        return os.environ["KAIROS_KAFKA_JAR"]
+    found = sorted(glob.glob(os.path.join(PROJECT_ROOT, ".cache", "jars", "flink", "flink-sql-connector-kafka-*.jar")))
+    return found[-1] if found else None
+
+
+@dataclass
+class ConnectOptions:
+    exactly_once: bool = False
+    dry_run: bool = False
+    prefix: str = ""
+    start: str = "committed"
+    bounded: bool = False
+    parallelism: int = 1
+    checkpoint_ms: int = DEFAULT_CHECKPOINT_MS
+    kafka_jar: str | None = None  # None: the cluster already has it (flink run -j) or KAIROS_KAFKA_JAR
+    partitions: int = 1
+    extra_config: dict[str, str] | None = None
+
+    def naming(self, plan: Plan) -> Naming:
+        return Naming(plan.scenario.name, self.prefix, self.dry_run)
+
+
+def describe(plan: Plan, conns: Connections, opts: ConnectOptions) -> dict:
+    """What the job will read and write (no secrets): printed by the CLI, checked by tests."""
+    from jobs.connect.settings import masked
+    from jobs.flink.kafka_io import action_channels
+
+    naming = opts.naming(plan)
+    return {
+        "scenario": plan.scenario.name,
+        "inputs": {n: naming.source_topic(s.topic) for n, s in plan.scenario.sources.items()},
+        "actions": {c: naming.actions_topic(c) for c in action_channels(plan)},
+        "dead_letter": naming.dead_letter_topic,
+        "detections": f"elasticsearch:{naming.index}" if conns.es else f"kafka:{naming.prefix}{plan.scenario.name}"
+                      + ".detections" + (".dryrun" if opts.dry_run else ""),
+        "group_id": naming.group_id,
+        "delivery": "exactly-once" if opts.exactly_once else "at-least-once",
+        "start": opts.start, "bounded": opts.bounded, "dry_run": opts.dry_run,
+        "connections": masked(conns),
+    }
+
+
+def prepare(plan: Plan, conns: Connections, opts: ConnectOptions) -> None:
+    """Before the job starts: the index template + index, and the output topics."""
+    from jobs.connect.es_template import ensure_index_template
+    from jobs.connect.topics import ensure_topics
+
+    naming = opts.naming(plan)
+    if conns.es:
+        ensure_index_template(conns.es, naming)
+    outputs = _outputs(plan, conns, opts)
+    ensure_topics(conns.kafka, outputs.topics(plan), partitions=opts.partitions)
+
+
+def _outputs(plan: Plan, conns: Connections, opts: ConnectOptions, tables=None):
+    from jobs.flink.kafka_io import KafkaOutputs, TableEnv
+
+    naming = opts.naming(plan)
+    detections = None
+    if conns.es:
+        from jobs.flink.es_io import attach_es_detections
+
+        def detections(stream, es=conns.es, index=naming.index, name=plan.scenario.name):
+            attach_es_detections(stream, es, index, name)
+    return KafkaOutputs(conns.kafka, naming, tables or TableEnv(None), opts.exactly_once, detections)
+
+
+def build(plan: Plan, conns: Connections, opts: ConnectOptions):
+    """A StreamExecutionEnvironment with the scenario's job added."""
+    from jobs.flink.job import JobOptions, build_job, make_environment
+    from jobs.flink.kafka_io import KafkaInputs, TableEnv
+
+    # lateness from Flink watermarks (deterministic=False); checkpoints commit offsets and transactions
+    job_options = JobOptions(parallelism=opts.parallelism, deterministic=False,
+                             checkpoint_interval_ms=opts.checkpoint_ms,
+                             pipeline_jars=[opts.kafka_jar] if opts.kafka_jar else [],
+                             extra_config=dict(opts.extra_config or {}))
+    env = make_environment(job_options)
+    tables = TableEnv(env)
+    inputs = KafkaInputs(conns.kafka, opts.naming(plan), tables, opts.start, opts.bounded)
+    build_job(env, plan, inputs, _outputs(plan, conns, opts, tables), job_options)
+    return env
+
+
+def run_embedded(plan: Plan, conns: Connections, opts: ConnectOptions, max_seconds: float | None = None,
+                 on_progress: Callable[[str], None] | None = None) -> float:
+    """Run on the in-process MiniCluster until the job ends (bounded), `max_seconds` pass, or Ctrl-C."""
+    from jobs.flink.embedded import prepare_python_path
+
+    prepare_python_path()
+    opts.extra_config = {"restart-strategy.type": "none", **(opts.extra_config or {})}
+    prepare(plan, conns, opts)
+    env = build(plan, conns, opts)
+    started = time.monotonic()
+    client = env.execute_async(f"kairos/{plan.scenario.name}")
+    result = client.get_job_execution_result()
+    try:
+        while not result.done():
+            elapsed = time.monotonic() - started
+            if max_seconds is not None and elapsed >= max_seconds:
+                client.cancel().result()
+                break
+            if on_progress:
+                on_progress(f"running for {elapsed:.0f}s (Ctrl-C stops)")
+            time.sleep(0.5)
+        else:
+            result.result()  # raises with Flink's error when the job failed
+    except KeyboardInterrupt:
+        client.cancel().result()
+    return time.monotonic() - started

@@ -1,0 +1,234 @@
+"""Kafka inputs and outputs for production runs (decisions 0002 and 0007).
+
+Inputs: one KafkaSource per event source (value only), one `upsert-kafka` table per changelog source: that
+connector turns a tombstone (null value) into a DELETE row carrying the record key, which becomes
+`{"<key field>": key, "_deleted": true}` for the executor. Everything is mapped to "<source>\\t<json>" and unioned.
+
+Outputs: actions go through the Table API kafka connector (the only way to write a separate record key, `to`),
+one topic per channel; dead letters through a DataStream KafkaSink. Both at-least-once, or exactly-once
+(transactions committed on checkpoints) on request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+
+from pyflink.common import Row, Types, WatermarkStrategy
+from pyflink.common.serialization import SimpleStringSchema
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream.connectors.base import DeliveryGuarantee
+from pyflink.datastream.connectors.kafka import (
+    KafkaOffsetResetStrategy,
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+)
+from pyflink.table import StreamTableEnvironment
+
+from jobs.compiler.plan import Plan
+from jobs.connect.naming import Naming
+from jobs.connect.settings import KafkaSettings
+
+STARTS = ("committed", "earliest", "latest")
+TRANSACTION_TIMEOUT_MS = "600000"  # below the broker's transaction.max.timeout.ms (default 15 min)
+
+
+def action_channels(plan: Plan) -> list[str]:
+    from jobs.nodes.action import ActionRuntime
+
+    return sorted({rt.channel for rt in plan.runtimes.values() if isinstance(rt, ActionRuntime)})
+
+
+@dataclass
+class TableEnv:
+    """One StreamTableEnvironment per job, shared by inputs and outputs; its inserts join env.execute()."""
+
+    env: StreamExecutionEnvironment
+    _t_env: StreamTableEnvironment | None = None
+    inserts: list[tuple[str, object]] = field(default_factory=list)
+
+    @property
+    def t_env(self) -> StreamTableEnvironment:
+        if self._t_env is None:
+            self._t_env = StreamTableEnvironment.create(self.env)
+        return self._t_env
+
+    def attach_inserts(self) -> None:
+        if not self.inserts:
+            return
+        statements = self.t_env.create_statement_set()
+        for table, query in self.inserts:
+            statements.add_insert(table, query)
+        statements.attach_as_datastream()
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _with(options: dict[str, str]) -> str:
+    return ", ".join(f"{_sql_string(k)} = {_sql_string(v)}" for k, v in options.items())
+
+
+def _client_options(kafka: KafkaSettings) -> dict[str, str]:
+    return {f"properties.{k}": v for k, v in kafka.java_properties().items()}
+
+
+class _ToLine:
+    """Prefix every value with its source name: the shape the entry operator expects."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def __call__(self, value: str) -> str:
+        return f"{self.source}\t{value}"
+
+
+class _ChangelogLine:
+    """upsert-kafka rows -> lines; a DELETE (tombstone) becomes {"<key>": key, "_deleted": true}."""
+
+    def __init__(self, source: str, key_field: str, key_is_text: bool):
+        self.source, self.key_field, self.key_is_text = source, key_field, key_is_text
+
+    def __call__(self, row: Row):
+        from pyflink.common import RowKind
+
+        kind = row.get_row_kind()
+        if kind == RowKind.UPDATE_BEFORE:
+            return []
+        key, value = row[0], row[1]
+        if kind == RowKind.DELETE or value is None:
+            typed = key
+            if not self.key_is_text and key is not None:
+                with contextlib.suppress(ValueError):  # the executor dead-letters an undecodable key
+                    typed = json.loads(key)
+            return [f"{self.source}\t" + json.dumps({self.key_field: typed, "_deleted": True})]
+        return [f"{self.source}\t{value}"]
+
+
+class KafkaInputs:
+    def __init__(self, kafka: KafkaSettings, naming: Naming, tables: TableEnv, start: str = "committed",
+                 bounded: bool = False):
+        if start not in STARTS:
+            raise ValueError(f"start must be one of {STARTS}")
+        self.kafka, self.naming, self.tables, self.start, self.bounded = kafka, naming, tables, start, bounded
+
+    def _offsets(self) -> KafkaOffsetsInitializer:
+        if self.start == "earliest":
+            return KafkaOffsetsInitializer.earliest()
+        if self.start == "latest":
+            return KafkaOffsetsInitializer.latest()
+        return KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
+
+    def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
+        streams = []
+        for name, source in plan.scenario.sources.items():
+            if source.kind == "changelog":
+                streams.append(self._changelog(plan, name))
+                continue
+            topic = self.naming.source_topic(source.topic)
+            builder = (KafkaSource.builder().set_topics(topic).set_group_id(self.naming.group_id)
+                       .set_starting_offsets(self._offsets()).set_value_only_deserializer(SimpleStringSchema())
+                       .set_properties(self.kafka.java_properties())
+                       .set_property("client.id.prefix", f"{self.naming.group_id}-{name}"))
+            if self.bounded:
+                builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
+            uid = f"{plan.scenario.name}/source-{name}"
+            stream = env.from_source(builder.build(), WatermarkStrategy.no_watermarks(), f"kafka:{topic}").uid(uid)
+            streams.append(stream.map(_ToLine(name), output_type=Types.STRING()).name(f"{plan.scenario.name}/{name}"))
+        return streams[0].union(*streams[1:]) if len(streams) > 1 else streams[0]
+
+    def _changelog(self, plan: Plan, name: str) -> DataStream:
+        """A compacted topic read from the beginning (it *is* the state); on restore, from the checkpoint."""
+        source = plan.scenario.sources[name]
+        table = f"changelog_{name}"
+        options = {"connector": "upsert-kafka", "topic": self.naming.source_topic(source.topic),
+                   "key.format": "raw", "value.format": "raw", "value.fields-include": "EXCEPT_KEY",
+                   "properties.group.id": self.naming.group_id, **_client_options(self.kafka)}
+        if self.bounded:
+            options["scan.bounded.mode"] = "latest-offset"
+        t_env = self.tables.t_env
+        t_env.execute_sql(f"CREATE TEMPORARY TABLE `{table}` (k STRING, v STRING, PRIMARY KEY (k) NOT ENFORCED) "
+                          f"WITH ({_with(options)})")
+        rows = t_env.to_changelog_stream(t_env.from_path(table))
+        key_type = source.schema.fields.get(source.key)
+        mapper = _ChangelogLine(name, source.key, str(key_type) == "string")
+        return rows.flat_map(mapper, output_type=Types.STRING()).name(f"{plan.scenario.name}/{name}")
+
+
+class _ActionRow:
+    def __call__(self, text: str) -> Row:
+        record = json.loads(text)
+        to = record.get("to")
+        return Row(str(record.get("channel")), None if to is None else str(to), text)
+
+
+class KafkaOutputs:
+    """Actions -> <scenario>.actions.<channel> keyed by `to`; dead letters -> <scenario>.dead_letter.
+
+    `detections` decides where detections go: a callable attaching them to Elasticsearch, or None for the
+    Kafka topic <scenario>.detections (handy without Elasticsearch).
+    """
+
+    def __init__(self, kafka: KafkaSettings, naming: Naming, tables: TableEnv, exactly_once: bool = False,
+                 detections=None):
+        self.kafka, self.naming, self.tables = kafka, naming, tables
+        self.exactly_once, self.detections = exactly_once, detections
+
+    def topics(self, plan: Plan) -> list[str]:
+        topics = [self.naming.actions_topic(c) for c in action_channels(plan)] + [self.naming.dead_letter_topic]
+        return topics if self.detections else [*topics, self.detections_topic]
+
+    @property
+    def detections_topic(self) -> str:
+        return self.naming._shadow(f"{self.naming.prefix}{self.naming.scenario}.detections")
+
+    def attach(self, plan: Plan, actions: DataStream, detected: DataStream, dead_letter: DataStream) -> None:
+        name = plan.scenario.name
+        self._actions(plan, actions)
+        self._sink(dead_letter, self.naming.dead_letter_topic, "dead-letter").name(f"{name}/dead-letter-kafka")
+        if self.detections:
+            self.detections(detected)
+        else:
+            self._sink(detected, self.detections_topic, "detections").name(f"{name}/detections-kafka")
+        self.tables.attach_inserts()
+
+    def _actions(self, plan: Plan, actions: DataStream) -> None:
+        channels = action_channels(plan)
+        if not channels:
+            return
+        t_env = self.tables.t_env
+        rows = actions.map(_ActionRow(), output_type=Types.ROW_NAMED(
+            ["c", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])).name(f"{plan.scenario.name}/actions")
+        source = t_env.from_data_stream(rows)
+        for channel in channels:
+            table = f"actions_{channel}"
+            options = {"connector": "kafka", "topic": self.naming.actions_topic(channel),
+                       "key.format": "raw", "key.fields": "k", "value.format": "raw",
+                       "value.fields-include": "EXCEPT_KEY", **_client_options(self.kafka)}
+            if self.exactly_once:
+                options.update({"sink.delivery-guarantee": "exactly-once",
+                                "sink.transactional-id-prefix": self.naming.transactional_prefix(f"actions-{channel}"),
+                                "properties.transaction.timeout.ms": TRANSACTION_TIMEOUT_MS})
+            else:
+                options["sink.delivery-guarantee"] = "at-least-once"
+            t_env.execute_sql(f"CREATE TEMPORARY TABLE `{table}` (k STRING, v STRING) WITH ({_with(options)})")
+            query = source.where(source.c == channel).select(source.k, source.v)
+            self.tables.inserts.append((table, query))
+
+    def _sink(self, stream: DataStream, topic: str, what: str):
+        builder = (KafkaSink.builder().set_bootstrap_servers(self.kafka.bootstrap)
+                   .set_record_serializer(KafkaRecordSerializationSchema.builder().set_topic(topic)
+                                          .set_value_serialization_schema(SimpleStringSchema()).build()))
+        for key, value in self.kafka.java_properties().items():
+            builder = builder.set_property(key, value)
+        if self.exactly_once:
+            builder = (builder.set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                       .set_transactional_id_prefix(self.naming.transactional_prefix(what))
+                       .set_property("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS))
+        else:
+            builder = builder.set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
+        return stream.sink_to(builder.build()).uid(f"{self.naming.scenario}/{what}-kafka")
