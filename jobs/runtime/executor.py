@@ -143,6 +143,18 @@ class Executor:
         if route.startswith(CHANGELOG):
             source = route[len(CHANGELOG):]
             for node_id in self.p.order:
+                # an event-time join must not take a version older than the watermark: whether the events it
+                # concerns were already released would depend on timing, so it is late like any event
+                if node_id in self.p.uses_time and getattr(self.p.nodes[node_id], "source", None) == source:
+                    watermark = rt.watermark(ctx)
+                    if ts <= watermark:
+                        counts = self.counts[node_id]
+                        counts["in"] += 1
+                        counts["late"] += 1
+                        counts["dead_letter"] += 1
+                        self._dead(node_id, f"late changelog update: time {ts} is at or before the watermark "
+                                            f"{watermark}", ctx)
+                        continue
                 self.p.nodes[node_id].on_changelog(source, ctx, ts, rt)
             return
         self.push(route, ctx, rt)

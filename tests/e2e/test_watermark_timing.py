@@ -60,16 +60,18 @@ def test_outputs_do_not_depend_on_watermark_timing(case: Case, harness_run, lazy
     assert_same(lazy(case, case.files), harness_run(case.scenario, case.files, case.references), case.name)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a changelog update older than the watermark is applied "
-                   "to event_time joins only if the joining event has not been released yet")
 def test_event_time_join_with_a_changelog_update_behind_the_watermark(harness_run, lazy) -> None:
     """limits: 100 @1s, 500 @30s, then 200 @3s arriving last, when the watermark (30s - 10s) is past 3s.
 
     q1 (5s) is released when the watermark passes 5s. Eager watermark: already released when the 3s update
-    arrives -> limit 100. Lagging watermark (as on Flink): still waiting -> limit 200. Whichever is meant
-    (apply late updates, or reject them as late), the result must not depend on watermark timing.
+    arrives; lagging watermark (as on Flink): still waiting. The engine rejects the 3s update as late (dead
+    letter), so both schedules agree: q1 sees 100.
     """
     case = BY_NAME["changelog_joins"]
     base = "tests/e2e/scenarios/changelog_joins/late_update"
     files = {"payments": f"{base}/payments.jsonl", "limits": f"{base}/limits.jsonl"}
-    assert_same(lazy(case, files), harness_run(case.scenario, files), "late changelog update")
+    eager = harness_run(case.scenario, files)
+    assert_same(lazy(case, files), eager, "late changelog update")
+    [dead] = eager.dead_letter
+    assert dead["error"].startswith("late changelog update: time 3000 is at or before the watermark 19999")
+    assert dead["raw"]["daily_limit"] == 200.0
