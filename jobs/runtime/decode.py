@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -87,9 +88,32 @@ def _json_kind(value: Any) -> str:
 
 def decode_record(schema: RecordType, data: Any) -> dict[str, Any]:
     """A JSON object checked against a schema: declared fields only (unknown ones are ignored)."""
-    if not isinstance(data, dict):
-        raise DecodeError(f"expected a JSON object, got {_json_kind(data)}")
-    return {name: coerce(t, data.get(name), name) for name, t in schema.fields.items()}
+    return record_decoder(schema)(data)
+
+
+def _converter(t: Type, name: str) -> Callable[[Any], Any]:
+    """A per-field check chosen once per schema: the common types skip the generic `coerce` walk."""
+    if t == STRING:
+        return lambda v: v if v is None or v.__class__ is str else coerce(t, v, name)
+    if t == FLOAT:
+        return lambda v: v if v is None or v.__class__ is float else coerce(t, v, name)
+    if t == INT:
+        return lambda v: v if v is None or v.__class__ is int else coerce(t, v, name)
+    if t == BOOL:
+        return lambda v: v if v is None or v.__class__ is bool else coerce(t, v, name)
+    return lambda v: coerce(t, v, name)
+
+
+def record_decoder(schema: RecordType) -> Callable[[Any], dict[str, Any]]:
+    fields = [(name, _converter(t, name)) for name, t in schema.fields.items()]
+
+    def decode(data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise DecodeError(f"expected a JSON object, got {_json_kind(data)}")
+        get = data.get
+        return {name: convert(get(name)) for name, convert in fields}
+
+    return decode
 
 
 def parse_json(line: str | bytes) -> Any:

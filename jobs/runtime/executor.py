@@ -17,7 +17,7 @@ from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
 from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Runtime
 from jobs.nodes.outputs import dead_letter, raw_input
-from jobs.runtime.decode import DecodeError, decode_record, parse_json
+from jobs.runtime.decode import DecodeError, parse_json, record_decoder
 
 COUNTERS = ("in", "out", "filtered", "dead_letter", "held", "emitted", "late")
 Envelope = tuple  # (segment index, route, key, ts, ctx): route is a node id or "changelog:<source>"
@@ -96,6 +96,10 @@ class Executor:
         self.p = program
         self.outbox: list[tuple[str, Any]] = []
         self.counts: dict[str, dict[str, int]] = {n: dict.fromkeys(COUNTERS, 0) for n in program.order}
+        # only nodes that implement timers are asked on each timer (in topological order)
+        self.timer_nodes = [n for n in program.order
+                            if type(program.nodes[n]).on_timer is not NodeRuntime.on_timer]
+        self.decoders = {name: record_decoder(source.schema) for name, source in program.sources.items()}
         for name in program.sources:
             self.counts[name] = dict.fromkeys(COUNTERS, 0)
 
@@ -108,7 +112,7 @@ class Executor:
         try:
             data = parse_json(line)
             deleted = source.kind == "changelog" and isinstance(data, dict) and data.get("_deleted") is True
-            ctx = decode_record(source.schema, data)
+            ctx = self.decoders[source_name](data)
             key, ts = ctx.get(source.key), ctx.get(source.time)
             if key is None:
                 raise DecodeError(f"key field '{source.key}' is missing or null")
@@ -160,7 +164,7 @@ class Executor:
         self.push(route, ctx, rt)
 
     def fire_timers(self, ts: int, rt: Runtime) -> None:
-        for node_id in self.p.order:  # topological: upstream timers feed downstream nodes first
+        for node_id in self.timer_nodes:  # topological: upstream timers feed downstream nodes first
             node = self.p.nodes[node_id]
             try:
                 emissions = list(node.on_timer(ts, rt) or ())
