@@ -131,14 +131,21 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
     side = {tag.tag_id: [entry.get_side_output(tag)] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
     envelopes = {ENTRY: entry.assign_timestamps_and_watermarks(_watermarks(plan)).name(f"{name}/watermarks")}
 
+    def upstream_of(segment) -> set[int]:
+        found = plan.upstream_segments(segment) | ({ENTRY} if segment.changelogs else set())
+        if any(e.from_source for n in segment.nodes for e in plan.graph.inputs[n]):
+            found.add(ENTRY)
+        return found
+
+    upstream = {s.index: upstream_of(s) for s in plan.segments[1:]}
+    fan_out = {up: sum(1 for ups in upstream.values() if up in ups) for up in range(len(plan.segments))}
     for segment in plan.segments[1:]:
         feeds = []
-        upstream = sorted(plan.upstream_segments(segment) | ({ENTRY} if segment.changelogs else set()))
-        if any(e.from_source for n in segment.nodes for e in plan.graph.inputs[n]):
-            upstream = sorted(set(upstream) | {ENTRY})
-        for up in upstream:
+        for up in sorted(upstream[segment.index]):
             stream = envelopes[up]
-            feeds.append(stream.filter(lambda e, i=segment.index: e[0] == i))
+            if fan_out[up] > 1:  # only split a stream that feeds several segments: a filter is one more Python call
+                stream = stream.filter(lambda e, i=segment.index: e[0] == i)
+            feeds.append(stream)
         merged = feeds[0].union(*feeds[1:]) if len(feeds) > 1 else feeds[0]
         program = make_program(plan, segment.index)
         if segment.kind == "keyed":
