@@ -255,6 +255,16 @@ def test_expected_type() -> None:
     assert err.value.message == "expression must be int, got string"
 
 
+def test_literal_null_checks_fold_without_warnings() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ce = compile_expression("1 is null or 'a' is not null", ENV)
+    assert ce({}) is True
+    assert compile_expression("null", ENV, expected=INT).type == INT
+
+
 def test_check_condition() -> None:
     ce = check_condition("payload.x", ENV)
     assert ce.type == BOOL

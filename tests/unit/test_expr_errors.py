@@ -41,6 +41,7 @@ ERRORS: list[tuple[str, int, str]] = [
     ("amount.x", 0, "cannot read field 'x' of int"),
     ("(1, 2)", 0, "a parenthesized list of values is only allowed after 'in'"),
     ("ts + 1.5", 3, "'+' cannot combine timestamp and float (timestamp +/- int milliseconds)"),
+    ("ts > 0", 3, "cannot compare timestamp with int (use to_timestamp(...) or millis(...))"),
     ("1 - ts", 2, "'-' cannot combine int and timestamp (timestamp +/- int milliseconds)"),
     # functions
     ("round(1, 2, 3)", 0, "function round expects 1 or 2 arguments, got 3"),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..types import ANY, BOOL, Type, assignable
+from ..types import ANY, BOOL, NULL, Type, assignable
 from .codegen import CodeGen
 from .errors import ExprError
 from .grammar import parse
@@ -56,12 +57,14 @@ def _build(
             # Filters get a real bool: null (or a non-bool from an `any` value) counts as false.
             code = cg.truth(value, "condition")
             result = BOOL
-        elif result == ANY:
+        elif result in (ANY, NULL):
             result = expected
     py = f"def _expr(ctx):\n    return {code}\n"
     scope: dict[str, Any] = {"__builtins__": {}, **cg.globals}
     try:
-        exec(compile(py, "<expr>", "exec"), scope)
+        with warnings.catch_warnings():  # e.g. SyntaxWarning for `'a' is True` on an `any`-typed literal branch
+            warnings.simplefilter("ignore")
+            exec(compile(py, "<expr>", "exec"), scope)
     except (SyntaxError, RecursionError, MemoryError):  # pragma: no cover - bounded by the depth limits
         raise ExprError("expression is too complex", 0) from None
     return result, frozenset(cg.names), scope["_expr"], py

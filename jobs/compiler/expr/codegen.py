@@ -10,20 +10,17 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..types import ANY, BOOL, FLOAT, INT, NULL, STRING, TIMESTAMP, ListType, MapType, RecordType, Type, common_type
+from ..types import ANY, BOOL, FLOAT, INT, NULL, STRING, ListType, MapType, RecordType, Type, common_type
 from . import runtime as rt
 from .calls import gen_call
 from .errors import ExprError
 from .functions import NOCONST, Value
 from .grammar import Node
+from .rules import arith_type, check_comparable, numeric
 from .text import like_to_regex, suggest
 
 _LITERAL_TYPES: dict[type, Type] = {int: INT, float: FLOAT, str: STRING, bool: BOOL, type(None): NULL}
 _PY_OPS = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-
-
-def _numeric(t: Type) -> bool:
-    return t in (INT, FLOAT, ANY, NULL)
 
 
 class CodeGen:
@@ -162,7 +159,7 @@ class CodeGen:
     # -- operators -----------------------------------------------------------------------------------------------
     def g_neg(self, node: Node) -> Value:
         v = self.gen(node.args[0])
-        if not _numeric(v.type):
+        if not numeric(v.type):
             raise ExprError(f"'-' needs a number, got {v.type}", node.pos)
         if isinstance(v.const, int | float) and not isinstance(v.const, bool):
             return Value(v.type, self.const(-v.const), node.pos, node.end, nullable=False, const=-v.const)
@@ -176,50 +173,17 @@ class CodeGen:
                 if v.type not in (STRING, ANY, NULL):
                     raise ExprError(f"'||' needs strings, got {v.type} (use to_string)", v.pos)
             return self.null_guarded(node, STRING, [a, b], lambda r: f"{r[0]} + {r[1]}")
-        result = self._arith_type(node, op, ta, tb)
+        result = arith_type(node, op, ta, tb)
         if op in ("/", "%"):
             fn = self.helper("div", rt.div) if op == "/" else self.helper("mod", rt.mod)
             code = f"{fn}({a.code}, {b.code}, {self.text(node)!r})"
             return Value(result, code, node.pos, node.end)
         return self.null_guarded(node, result, [a, b], lambda r: f"{r[0]} {op} {r[1]}")
 
-    def _arith_type(self, node: Node, op: str, ta: Type, tb: Type) -> Type:
-        if op in ("+", "-") and TIMESTAMP in (ta, tb):
-            if op == "-" and ta == tb == TIMESTAMP:
-                return INT
-            other = tb if ta == TIMESTAMP else ta
-            if other in (INT, ANY, NULL) and (op == "+" or ta == TIMESTAMP):
-                return TIMESTAMP
-            raise ExprError(f"'{op}' cannot combine {ta} and {tb} (timestamp +/- int milliseconds)", node.where)
-        if not (_numeric(ta) and _numeric(tb)):
-            hint = " (use || to concatenate)" if op == "+" and STRING in (ta, tb) else ""
-            raise ExprError(f"'{op}' needs numbers, got {ta} and {tb}{hint}", node.where)
-        if op == "/":
-            return FLOAT
-        if ANY in (ta, tb):
-            return ANY
-        if FLOAT in (ta, tb):
-            return FLOAT
-        return INT
-
-    def comparable(self, node: Node, a: Value, b: Value, ordered: bool, what: str) -> None:
-        ta, tb = a.type, b.type
-        if NULL in (ta, tb):
-            raise ExprError(f"'{what}' with null is always false; use 'is null' or 'is not null'", node.where)
-        if ANY in (ta, tb) or (_numeric(ta) and _numeric(tb)):
-            return
-        if ta == tb and ta in (STRING, TIMESTAMP):
-            return
-        if not ordered and common_type(ta, tb) is not None:
-            return
-        if ordered and common_type(ta, tb) is not None:
-            raise ExprError(f"cannot order {ta} values with '{what}'", node.where)
-        raise ExprError(f"cannot compare {ta} with {tb}", node.where)
-
     def g_compare(self, node: Node) -> Value:
         a, b = self.gen(node.args[0]), self.gen(node.args[1])
         op = _PY_OPS[str(node.value)]
-        self.comparable(node, a, b, op not in ("==", "!="), str(node.value))
+        check_comparable(node, a.type, b.type, op not in ("==", "!="), str(node.value))
         return self.all_present(node, [a, b], lambda r: f"{r[0]} {op} {r[1]}")
 
     def g_not(self, node: Node) -> Value:
@@ -236,11 +200,14 @@ class CodeGen:
     def g_or_expr(self, node: Node) -> Value:
         return self._junction(node, "or")
 
-    def g_is_null(self, node: Node) -> Value:
-        return self.boolean(node, f"({self.gen(node.args[0]).code} is None)")
+    def g_is_null(self, node: Node, negate: bool = False) -> Value:
+        v = self.gen(node.args[0])
+        if v.const is not NOCONST:  # `1 is None` would also be a Python SyntaxWarning
+            return self.boolean(node, repr((v.const is None) != negate))
+        return self.boolean(node, f"({v.code} is {'not ' if negate else ''}None)")
 
     def g_is_not_null(self, node: Node) -> Value:
-        return self.boolean(node, f"({self.gen(node.args[0]).code} is not None)")
+        return self.g_is_null(node, negate=True)
 
     def g_in(self, node: Node, negate: bool = False) -> Value:
         left, rhs = self.gen(node.args[0]), node.args[1]
@@ -249,7 +216,7 @@ class CodeGen:
             items = [self.gen(a) for a in rhs.args]
             for item in items:
                 if item.type != NULL:
-                    self.comparable(node, left, item, False, word)
+                    check_comparable(node, left.type, item.type, False, word)
             if all(i.const is not NOCONST for i in items):
                 target = self.const(frozenset(i.const for i in items if i.const is not None))
                 if not negate:  # null is never in the set, so no null guard is needed
@@ -260,7 +227,7 @@ class CodeGen:
         coll = self.gen(rhs)
         if isinstance(coll.type, ListType):
             if coll.type.item not in (ANY, NULL) and left.type not in (NULL,):
-                self.comparable(node, left, Value(coll.type.item, "", rhs.pos, rhs.end), False, word)
+                check_comparable(node, left.type, coll.type.item, False, word)
         elif coll.type not in (ANY, NULL):
             raise ExprError(f"'{word}' needs a list or (value, ...), got {coll.type}", rhs.pos)
         return self.all_present(node, [left, coll], lambda r: f"{r[0]} {word} {r[1]}")
@@ -271,7 +238,7 @@ class CodeGen:
     def g_between(self, node: Node, negate: bool = False) -> Value:
         x, lo, hi = (self.gen(a) for a in node.args)
         for bound in (lo, hi):
-            self.comparable(node, x, bound, True, "between")
+            check_comparable(node, x.type, bound.type, True, "between")
         test = "not ({1} <= {0} <= {2})" if negate else "{1} <= {0} <= {2}"
         return self.all_present(node, [x, lo, hi], lambda r: test.format(*r))
 
