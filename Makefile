@@ -12,7 +12,7 @@ DEMO    := scenarios/low_balance_offer
 OUT     := out
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit test-flink test-integration lint bench clean
+.PHONY: help setup run test test-unit lint bench docs-images clean
 
 include services/services.mk
 
@@ -51,6 +51,11 @@ lint: setup
 ## bench: throughput / latency benchmarks; results as JSON in bench/results/
 bench: setup
 	$(PY) bench/run.py --out bench/results
+
+## docs-images: redraw docs/img/*.svg from the examples and their expected counts
+docs-images: setup
+	for s in low_balance_offer card_fraud_velocity telco_topup_offer; do \
+	  $(KAIROS) graph scenarios/$$s/$$s.yaml --counts scenarios/$$s/expected/counts.json -o docs/img/$$s.svg; done
 
 ## clean: remove outputs and caches (keeps .venv and .cache)
 clean:
