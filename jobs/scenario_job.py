@@ -5,6 +5,9 @@ File mode (paths must be readable by the TaskManagers):
   flink run -m HOST:PORT -py jobs/scenario_job.py --pyFiles jobs,udfs \\
       --scenario scenarios/card_fraud_velocity/card_fraud_velocity.yaml \\
       --events scenarios/card_fraud_velocity/events.jsonl --out /tmp/fraud-out
+Kafka mode (what `kairos submit` runs; credentials from KAIROS_* variables or --secrets FILE, never arguments):
+  flink run -m HOST:PORT -d -j flink-sql-connector-kafka-5.0.0-2.2.jar -py jobs/scenario_job.py --pyFiles jobs,udfs \\
+      --scenario scenarios/low_balance_offer/low_balance_offer.yaml --kafka BROKER:9092 --es https://es:9200
 """
 
 from __future__ import annotations
@@ -28,13 +31,50 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--events", action="append", default=[])
     p.add_argument("--changelog", action="append", default=[])
     p.add_argument("--reference", action="append", default=[])
-    p.add_argument("--out", required=True, help="directory for the output part files")
+    p.add_argument("--out", help="directory for the output part files (file mode)")
     p.add_argument("--parallelism", type=int, default=1)
-    return p.parse_args(argv)
+    k = p.add_argument_group("Kafka mode")
+    k.add_argument("--kafka", help="bootstrap servers: read the scenario's topics instead of files")
+    k.add_argument("--es", help="Elasticsearch URL for detections")
+    k.add_argument("--secrets", help="KEY=VALUE file with KAIROS_KAFKA_* / KAIROS_ES_* credentials")
+    k.add_argument("--exactly-once", action="store_true")
+    k.add_argument("--dry-run", action="store_true")
+    k.add_argument("--prefix", default="")
+    k.add_argument("--start", choices=("committed", "earliest", "latest"), default="committed")
+    k.add_argument("--bounded", action="store_true")
+    k.add_argument("--checkpoint-ms", type=int, default=None)
+    k.add_argument("--kafka-jar", help="add this jar to the job (not needed with `flink run -j`)")
+    args = p.parse_args(argv)
+    if not args.kafka and not args.out:
+        p.error("--out is required in file mode (or give --kafka)")
+    return args
+
+
+def main_kafka(args: argparse.Namespace) -> int:
+    from jobs.connect.runner import DEFAULT_CHECKPOINT_MS, ConnectOptions, build, prepare
+    from jobs.connect.settings import SettingsError, load_connections
+
+    try:
+        plan = make_plan(load(args.scenario))
+        conns = load_connections(args.kafka, args.es, args.secrets)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except SettingsError as exc:
+        print(f"scenario_job: {exc}", file=sys.stderr)
+        return 2
+    opts = ConnectOptions(exactly_once=args.exactly_once, dry_run=args.dry_run, prefix=args.prefix,
+                          start=args.start, bounded=args.bounded, parallelism=args.parallelism,
+                          checkpoint_ms=args.checkpoint_ms or DEFAULT_CHECKPOINT_MS, kafka_jar=args.kafka_jar)
+    prepare(plan, conns, opts)  # index template and output topics exist before the job starts
+    build(plan, conns, opts).execute(f"kairos/{plan.scenario.name}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.kafka:
+        return main_kafka(args)
     try:
         plan = make_plan(load(args.scenario))
         files = resolve_event_files(plan.scenario, args.events, args.changelog)
