@@ -4,8 +4,8 @@
   (for sliding windows the window is the last `size` before the event, like Nussknacker's sliding aggregate).
 * `emit: on_close`: when the watermark passes the window's end, one new event leaves with `key`,
   `window_start`, `window_end` and the aggregates (tumbling and session windows).
-Windows live in Flink MapState and are closed and cleaned up by event-time timers. Events older than the
-watermark are late: they go to the dead-letter output, counted, never silently dropped.
+Windows live in Flink keyed state (one ValueState per key) and are closed and cleaned up by event-time
+timers. Events older than the watermark are late: they go to the dead-letter output, counted, never silently dropped.
 """
 
 from __future__ import annotations
@@ -63,15 +63,18 @@ class AggregateRuntime(NodeRuntime):
         return {name: AGGREGATORS[agg].result(acc) for acc, (name, agg, _) in pairs}
 
     def process(self, ctx: Ctx, ts: int, rt: Runtime):
-        windows = rt.map_state(self.id, "windows")
+        # one ValueState holding {window start: ...} per key: a single state read and write per event,
+        # instead of a state call per window (each is a Java round trip in PyFlink)
+        state = rt.value_state(self.id, "windows")
+        windows = state.value() or {}
         key_value = ctx.get(self.key_name) if self.key_name else rt.current_key()
         if self.window == "sliding":
-            windows.put(ts, (key_value, self._add((windows.get(ts) or (None, None))[1], ctx, ts)))
+            windows[ts] = (key_value, self._add((windows.get(ts) or (None, None))[1], ctx, ts))
+            state.update(windows)
             rt.register_timer(ts + self.size_ms)  # the bucket is unreachable once the watermark passes this
             accs = None
-            for bucket_ts in windows.keys():
+            for bucket_ts, (_, bucket) in windows.items():
                 if ts - self.size_ms < bucket_ts <= ts:
-                    bucket = windows.get(bucket_ts)[1]
                     accs = bucket if accs is None else self._merge(accs, bucket)
             return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
         if self.window == "tumbling":
@@ -79,39 +82,43 @@ class AggregateRuntime(NodeRuntime):
             end, accs = start + self.size_ms, self._add((windows.get(start) or (None, None, None))[2], ctx, ts)
         else:  # session: merge every session the new event touches
             start, end, accs = ts, ts + self.size_ms, self._add(None, ctx, ts)
-            for other in list(windows.keys()):
-                other_end = windows.get(other)[1]
+            for other, (_, other_end, other_accs) in sorted(windows.items()):
                 if other < end and other_end > start:
                     start, end = min(start, other), max(end, other_end)
-                    accs = self._merge(accs, windows.get(other)[2])
-                    windows.remove(other)
-        windows.put(start, (key_value, end, accs))
+                    accs = self._merge(accs, other_accs)
+                    del windows[other]
+        windows[start] = (key_value, end, accs)
+        state.update(windows)
         rt.register_timer(end - 1)
         if self.emit == "on_event":
             return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
         return ()
 
     def on_timer(self, ts: int, rt: Runtime):
-        windows = rt.map_state(self.id, "windows")
-        if self.window == "sliding":
-            for bucket_ts in [t for t in windows.keys() if t + self.size_ms <= ts]:
-                windows.remove(bucket_ts)
+        state = rt.value_state(self.id, "windows")
+        windows = state.value()
+        if not windows:
             return
-        for start in sorted(windows.keys()):
-            key_value, end, accs = windows.get(start)
-            if end - 1 > ts:
-                continue
-            windows.remove(start)
-            if self.emit == "on_close":
-                key = rt.current_key()
-                out = {"_key": key, "_id": f"{key}@{start}", "_ts": end - 1, "_fields": (),
-                       "key": key, "window_start": start, "window_end": end, **self._results(accs)}
-                if self.key_name:
-                    out[self.key_name] = key_value
-                yield DEFAULT_PORT, out
+        if self.window == "sliding":
+            due = [t for t in windows if t + self.size_ms <= ts]
+        else:
+            due = sorted(start for start, (_, end, _) in windows.items() if end - 1 <= ts)
+        if not due:
+            return
+        closed = [(start, windows.pop(start)) for start in due]
+        state.update(windows) if windows else state.clear()
+        if self.window == "sliding" or self.emit != "on_close":
+            return
+        key = rt.current_key()
+        for start, (key_value, end, accs) in closed:
+            out = {"_key": key, "_id": f"{key}@{start}", "_ts": end - 1, "_fields": (),
+                   "key": key, "window_start": start, "window_end": end, **self._results(accs)}
+            if self.key_name:
+                out[self.key_name] = key_value
+            yield DEFAULT_PORT, out
 
     def state_specs(self) -> list[StateSpec]:
-        return [StateSpec(self.id, "windows", "map")]
+        return [StateSpec(self.id, "windows", "value")]
 
 
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
