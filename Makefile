@@ -50,7 +50,7 @@ lint: setup
 
 ## bench: throughput / latency benchmarks; results as JSON in bench/results/
 bench: setup
-	$(PY) bench/run.py --out bench/results
+	$(PY) bench/run.py
 
 ## docs-images: redraw docs/img/*.svg from the examples and their expected counts
 docs-images: setup
