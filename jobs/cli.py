@@ -89,10 +89,13 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="JSON-lines changelog for a changelog source (repeatable)")
     p.add_argument("--reference", action="append", default=[], metavar="NAME=FILE",
                    help="CSV or JSON-lines file for a reference table (repeatable)")
-    p.add_argument("--out", required=True, metavar="DIR",
-                   help="writes actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json here")
+    p.add_argument("--out", metavar="DIR",
+                   help="file runs: writes actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json here")
     p.add_argument("--parallelism", type=int, default=1, help="operator parallelism (default 1)")
     p.add_argument("--quiet", action="store_true", help="no summary, no progress")
+    from jobs.cli_connect import add_connect_args
+
+    add_connect_args(p)  # --kafka, --es, --exactly-once, --dry-run ...: run against real servers
 
 
 def _parse_pairs(options: list[str], what: str) -> dict[str, str]:
@@ -108,6 +111,13 @@ def _parse_pairs(options: list[str], what: str) -> dict[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.kafka:
+        from jobs.cli_connect import run_connected
+
+        return run_connected(args)
+    if not args.out:
+        print("kairos run: --out DIR is required for a file run (or --kafka HOST:PORT for real Kafka)", file=sys.stderr)
+        return 2
     from jobs.compiler.plan import make_plan
     from jobs.compiler.validate import load
     from jobs.runtime.files import InputError, bind_references, resolve_event_files
@@ -216,6 +226,7 @@ def _short_error(exc: Exception) -> str:
 
 
 # subcommands that live in their own modules register themselves on import
+import jobs.cli_connect  # noqa: E402, F401, I001
 import jobs.cli_sandbox  # noqa: E402, F401, I001
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from jobs.cli import COMMANDS, _print_errors, command
+from jobs.cli import _print_errors, command
 from jobs.compiler.errors import ScenarioError
 
 
@@ -244,34 +244,6 @@ command("cancel", "cancel a job on a Flink session cluster")((_cancel_args, _can
 command("produce", "send JSON lines to a Kafka topic")((_produce_args, _produce))
 command("tail", "print the records of a Kafka topic (read_committed)")((_tail_args, _tail))
 
-
-def _hook_run() -> None:
-    """Until jobs/cli.py calls add_connect_args/run_connected itself, wrap `run` so --kafka works anyway."""
-    configure, run, help_text = COMMANDS["run"]
-    probe = argparse.ArgumentParser()
-    configure(probe)
-    if any("--kafka" in a.option_strings for a in probe._actions):
-        return
-
-    def configure_with_kafka(p: argparse.ArgumentParser) -> None:
-        configure(p)
-        for action in p._actions:
-            if action.dest == "out":
-                action.required = False  # not needed with --kafka; checked below for file runs
-        add_connect_args(p)
-
-    def run_either(args: argparse.Namespace) -> int:
-        if args.kafka:
-            return run_connected(args)
-        if not args.out:
-            print("kairos run: --out DIR is required (or --kafka for real Kafka)", file=sys.stderr)
-            return 2
-        return run(args)
-
-    COMMANDS["run"] = (configure_with_kafka, run_either, help_text)
-
-
-_hook_run()
 
 if __name__ == "__main__":
     from jobs.cli import main

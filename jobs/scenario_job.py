@@ -67,7 +67,7 @@ def main_kafka(args: argparse.Namespace) -> int:
                           start=args.start, bounded=args.bounded, parallelism=args.parallelism,
                           checkpoint_ms=args.checkpoint_ms or DEFAULT_CHECKPOINT_MS, kafka_jar=args.kafka_jar)
     prepare(plan, conns, opts)  # index template and output topics exist before the job starts
-    build(plan, conns, opts).execute(f"kairos/{plan.scenario.name}")
+    build(plan, conns, opts, embedded=False).execute(f"kairos/{plan.scenario.name}")
     return 0
 
 
@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     from jobs.flink.files_io import FileInputs, FileOutputs
     from jobs.flink.job import JobOptions, build_job, make_environment
 
-    options = JobOptions(parallelism=args.parallelism, deterministic=True, checkpoint_interval_ms=1000)
+    options = JobOptions(parallelism=args.parallelism, deterministic=True, checkpoint_interval_ms=1000,
+                         embedded=False)
     env = make_environment(options)
     build_job(env, plan, FileInputs(files, os.path.join(args.out, ".work")), FileOutputs(args.out), options)
     env.execute(f"kairos/{plan.scenario.name}")

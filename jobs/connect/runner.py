@@ -87,8 +87,8 @@ def _outputs(plan: Plan, conns: Connections, opts: ConnectOptions, tables=None):
     return KafkaOutputs(conns.kafka, naming, tables or TableEnv(None), opts.exactly_once, detections)
 
 
-def build(plan: Plan, conns: Connections, opts: ConnectOptions):
-    """A StreamExecutionEnvironment with the scenario's job added."""
+def build(plan: Plan, conns: Connections, opts: ConnectOptions, embedded: bool = True):
+    """A StreamExecutionEnvironment with the scenario's job added (embedded=False under `flink run`)."""
     from jobs.flink.job import JobOptions, build_job, make_environment
     from jobs.flink.kafka_io import KafkaInputs, TableEnv
 
@@ -96,7 +96,7 @@ def build(plan: Plan, conns: Connections, opts: ConnectOptions):
     job_options = JobOptions(parallelism=opts.parallelism, deterministic=False,
                              checkpoint_interval_ms=opts.checkpoint_ms,
                              pipeline_jars=[opts.kafka_jar] if opts.kafka_jar else [],
-                             extra_config=dict(opts.extra_config or {}))
+                             extra_config=dict(opts.extra_config or {}), embedded=embedded)
     env = make_environment(job_options)
     tables = TableEnv(env)
     inputs = KafkaInputs(conns.kafka, opts.naming(plan), tables, opts.start, opts.bounded)

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from jobs.compiler.plan import Plan
 
+FILE_BUNDLE_SIZE = 1000
+FILE_BUNDLE_TIME_MS = 100
+
 
 def prepare_python_path() -> None:
     """PyFlink's thread mode embeds CPython in the JVM; it must find our packages and the venv's."""
@@ -45,8 +48,10 @@ def run_files(plan: Plan, files: dict[str, str], out_dir: str,
         shutil.rmtree(stale, ignore_errors=True)
     counts_dir = os.path.join(work, "counts")
     # checkpoints let the FileSinks finalise their part files at the end of the input
+    # files are a batch: bigger Python bundles trade latency (irrelevant here) for ~50% more throughput
     options = JobOptions(parallelism=parallelism, deterministic=True, counts_dir=counts_dir,
-                         checkpoint_interval_ms=1000, extra_config={"restart-strategy.type": "none"})
+                         checkpoint_interval_ms=1000, extra_config={"restart-strategy.type": "none"},
+                         bundle_size=FILE_BUNDLE_SIZE, bundle_time_ms=FILE_BUNDLE_TIME_MS)
     env = make_environment(options)
     inputs, outputs = FileInputs(files, work), FileOutputs(out_dir)
     build_job(env, plan, inputs, outputs, options)

@@ -9,6 +9,7 @@ for production. The same compiled job runs embedded (MiniCluster) or on a cluste
 
 from __future__ import annotations
 
+import json
 import os
 import site
 import sys
@@ -21,6 +22,7 @@ from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
 from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
+from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
 from jobs.flink.operators import (
     ACTIONS,
@@ -31,10 +33,12 @@ from jobs.flink.operators import (
     MergeFunction,
     SegmentFunction,
 )
+from jobs.runtime.decode import parse_timestamp
 from jobs.runtime.executor import make_program
 
 # Low-latency bundles: Python work is flushed to Java every 100 records or 10 ms (Flink's default is 1000 ms).
 # See docs/decisions/0006-runtime-settings.md for the measurements behind these numbers.
+MIN_TS = -(2**63)
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCAL_FLINK_CONF = os.path.join(PROJECT_ROOT, "flink-conf", "local", "config.yaml")
 BUNDLE_SIZE = 100
@@ -49,9 +53,14 @@ class JobOptions:
     checkpoint_interval_ms: int | None = None
     pipeline_jars: list[str] = field(default_factory=list)
     extra_config: dict[str, str] = field(default_factory=dict)
+    embedded: bool = True  # False under `flink run`: the cluster's own configuration applies
+    bundle_size: int = BUNDLE_SIZE
+    bundle_time_ms: int = BUNDLE_TIME_MS
 
 
 class Inputs(Protocol):
+    """Optionally `assigns_watermarks = True` when raw_stream already carries per-source watermarks."""
+
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
         """A stream of (source name, raw line) tuples covering every source of the scenario."""
 
@@ -78,21 +87,22 @@ def read_flink_conf(path: str) -> dict[str, str]:
 
 def flink_configuration(options: JobOptions) -> Configuration:
     conf = Configuration()
-    # the project's flink-conf/local/config.yaml is the base; what the job itself needs comes on top
-    for key, value in read_flink_conf(LOCAL_FLINK_CONF).items():
-        if not key.startswith("env.java"):  # the JVM is already running
-            conf.set_string(key, value)
+    if options.embedded:
+        # the project's flink-conf/local/config.yaml is the base; what the job itself needs comes on top
+        for key, value in read_flink_conf(LOCAL_FLINK_CONF).items():
+            if not key.startswith("env.java"):  # the JVM is already running
+                conf.set_string(key, value)
+        conf.set_string("python.executable", sys.executable)
+        conf.set_string("python.client.executable", sys.executable)
+        # the embedded interpreter must find kairos and the venv's packages (else: "No module named 'pemja'")
+        conf.set_string("python.pythonpath", os.pathsep.join([PROJECT_ROOT, *site.getsitepackages()]))
     conf.set_string("python.execution-mode", "thread")  # ~20x faster than process mode here
-    conf.set_string("python.fn-execution.bundle.size", str(BUNDLE_SIZE))
-    conf.set_string("python.fn-execution.bundle.time", str(BUNDLE_TIME_MS))
-    conf.set_string("python.executable", sys.executable)
-    conf.set_string("python.client.executable", sys.executable)
-    # the embedded interpreter must find kairos and the venv's packages (else: "No module named 'pemja'")
-    conf.set_string("python.pythonpath", os.pathsep.join([PROJECT_ROOT, *site.getsitepackages()]))
+    conf.set_string("python.fn-execution.bundle.size", str(options.bundle_size))
+    conf.set_string("python.fn-execution.bundle.time", str(options.bundle_time_ms))
     conf.set_string("pipeline.auto-watermark-interval", "50 ms")
     if options.checkpoint_interval_ms:
         conf.set_string("execution.checkpointing.interval", f"{options.checkpoint_interval_ms} ms")
-    else:
+    elif options.embedded:
         conf.remove_config("execution.checkpointing.interval")
     for key, value in options.extra_config.items():
         conf.set_string(key, value)
@@ -102,6 +112,27 @@ def flink_configuration(options: JobOptions) -> Configuration:
 class _EnvelopeTime(TimestampAssigner):
     def extract_timestamp(self, value, record_timestamp: int) -> int:
         return value[3]
+
+
+class _LineTime(TimestampAssigner):
+    """Event time of a raw `source<TAB>json` line, for watermarks per source before anything else runs."""
+
+    def __init__(self, time_field: str):
+        self.time_field = time_field
+
+    def extract_timestamp(self, value, record_timestamp: int) -> int:
+        try:
+            return parse_timestamp(json.loads(value.partition("\t")[2])[self.time_field])
+        except Exception:  # noqa: BLE001 - a broken line holds no time; the entry sends it to the dead letters
+            return MIN_TS
+
+
+def source_watermarks(source: Source) -> WatermarkStrategy:
+    """Bounded out-of-orderness watermarks of one source (streaming runs: one strategy per topic)."""
+    strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(source.out_of_orderness_ms))
+    if source.idleness_ms:
+        strategy = strategy.with_idleness(Duration.of_millis(source.idleness_ms))
+    return strategy.with_timestamp_assigner(_LineTime(source.time))
 
 
 def _watermarks(plan: Plan) -> WatermarkStrategy:
@@ -129,7 +160,12 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
         entry = raw.process(EntryFunction(entry_program, options.counts_dir), output_type=Types.PICKLED_BYTE_ARRAY())
     entry = entry.name(f"{name}/entry").uid(f"{name}/entry")
     side = {tag.tag_id: [entry.get_side_output(tag)] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
-    envelopes = {ENTRY: entry.assign_timestamps_and_watermarks(_watermarks(plan)).name(f"{name}/watermarks")}
+    if getattr(inputs, "assigns_watermarks", False):
+        # streaming inputs put watermarks on each source before the union: a backlog in one topic then cannot
+        # make another topic's events late, and events the entry filters out still move time forward
+        envelopes = {ENTRY: entry}
+    else:  # file runs: one ordered input; the gate in the entry decides lateness, see docs/time.md
+        envelopes = {ENTRY: entry.assign_timestamps_and_watermarks(_watermarks(plan)).name(f"{name}/watermarks")}
 
     def upstream_of(segment) -> set[int]:
         found = plan.upstream_segments(segment) | ({ENTRY} if segment.changelogs else set())

@@ -31,6 +31,7 @@ from pyflink.table import StreamTableEnvironment
 from jobs.compiler.plan import Plan
 from jobs.connect.naming import Naming
 from jobs.connect.settings import KafkaSettings
+from jobs.flink.job import source_watermarks
 
 STARTS = ("committed", "earliest", "latest")
 TRANSACTION_TIMEOUT_MS = "600000"  # below the broker's transaction.max.timeout.ms (default 15 min)
@@ -123,6 +124,8 @@ class KafkaInputs:
             return KafkaOffsetsInitializer.latest()
         return KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
 
+    assigns_watermarks = True  # per topic, before the union (see jobs/flink/job.py)
+
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
         streams = []
         for name, source in plan.scenario.sources.items():
@@ -138,7 +141,8 @@ class KafkaInputs:
                 builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
             uid = f"{plan.scenario.name}/source-{name}"
             stream = env.from_source(builder.build(), WatermarkStrategy.no_watermarks(), f"kafka:{topic}").uid(uid)
-            streams.append(stream.map(_ToLine(name), output_type=Types.STRING()).name(f"{plan.scenario.name}/{name}"))
+            lines = stream.map(_ToLine(name), output_type=Types.STRING()).name(f"{plan.scenario.name}/{name}")
+            streams.append(lines.assign_timestamps_and_watermarks(source_watermarks(source)))
         return streams[0].union(*streams[1:]) if len(streams) > 1 else streams[0]
 
     def _changelog(self, plan: Plan, name: str) -> DataStream:
@@ -156,7 +160,8 @@ class KafkaInputs:
         rows = t_env.to_changelog_stream(t_env.from_path(table))
         key_type = source.schema.fields.get(source.key)
         mapper = _ChangelogLine(name, source.key, str(key_type) == "string")
-        return rows.flat_map(mapper, output_type=Types.STRING()).name(f"{plan.scenario.name}/{name}")
+        lines = rows.flat_map(mapper, output_type=Types.STRING()).name(f"{plan.scenario.name}/{name}")
+        return lines.assign_timestamps_and_watermarks(source_watermarks(source))
 
 
 class _ActionRow:

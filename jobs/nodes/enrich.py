@@ -77,7 +77,12 @@ class ChangelogRuntime(NodeRuntime):
             latest.clear() if record is None else latest.update(record)
             return
         # event time: keep every version until the watermark makes older ones unreachable
-        rt.map_state(self.id, "versions").put(ts, self._record(ctx))
+        versions = rt.map_state(self.id, "versions")
+        record = self._record(ctx)
+        if record is None:  # a deletion (a Kafka tombstone has no time): the key is gone, with its history
+            versions.clear()
+        else:
+            versions.put(ts, record)
 
     def process(self, ctx: Ctx, ts: int, rt: Runtime):
         if self.mode == "latest":

@@ -149,7 +149,8 @@ class Executor:
             for node_id in self.p.order:
                 # an event-time join must not take a version older than the watermark: whether the events it
                 # concerns were already released would depend on timing, so it is late like any event
-                if node_id in self.p.uses_time and getattr(self.p.nodes[node_id], "source", None) == source:
+                if (node_id in self.p.uses_time and getattr(self.p.nodes[node_id], "source", None) == source
+                        and not ctx.get("_deleted")):
                     watermark = rt.watermark(ctx)
                     if ts <= watermark:
                         counts = self.counts[node_id]
