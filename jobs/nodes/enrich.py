@@ -77,12 +77,9 @@ class ChangelogRuntime(NodeRuntime):
             latest.clear() if record is None else latest.update(record)
             return
         # event time: keep every version until the watermark makes older ones unreachable
-        versions = rt.map_state(self.id, "versions")
-        record = self._record(ctx)
-        if record is None:  # a deletion (a Kafka tombstone has no time): the key is gone, with its history
-            versions.clear()
-        else:
-            versions.put(ts, record)
+        if ctx.get("_untimed"):  # a Kafka tombstone has no time: the key is gone from the watermark on
+            ts = rt.watermark(ctx) + 1
+        rt.map_state(self.id, "versions").put(ts, self._record(ctx))
 
     def process(self, ctx: Ctx, ts: int, rt: Runtime):
         if self.mode == "latest":

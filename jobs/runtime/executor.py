@@ -123,11 +123,13 @@ class Executor:
             text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
             self.outbox.append(("dead", dead_letter(self.p.scenario, source_name, str(exc), text, None)))
             return
-        ts = ts if ts is not None else 0
+        untimed, ts = ts is None, ts if ts is not None else 0
         ctx.update(_src=source_name, _key=str(key), _id=event_id(source, data, line), _ts=ts,
                    _fields=tuple(source.schema.fields))
         if deleted:
             ctx["_deleted"] = True
+            if untimed:
+                ctx["_untimed"] = True
         gate = rt.observe(ts)
         if gate is not None:  # file runs: the watermark as of this event, so lateness is deterministic
             ctx["_wm"] = gate
@@ -150,7 +152,7 @@ class Executor:
                 # an event-time join must not take a version older than the watermark: whether the events it
                 # concerns were already released would depend on timing, so it is late like any event
                 if (node_id in self.p.uses_time and getattr(self.p.nodes[node_id], "source", None) == source
-                        and not ctx.get("_deleted")):
+                        and not ctx.get("_untimed")):
                     watermark = rt.watermark(ctx)
                     if ts <= watermark:
                         counts = self.counts[node_id]

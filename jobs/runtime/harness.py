@@ -54,9 +54,6 @@ class _Map:
     def is_empty(self) -> bool:
         return not self.data
 
-    def clear(self) -> None:
-        self.data.clear()
-
 
 class MemoryRuntime:
     """Runtime services over dictionaries, with the same watermark rule as a file run of the job."""
