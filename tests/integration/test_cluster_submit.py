@@ -24,17 +24,17 @@ from tests.integration.test_kafka_es_e2e import es_docs, read_topic, wait_for
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "scenarios" / "card_fraud_velocity" / "card_fraud_velocity.yaml"
-EVENTS = (REPO / "scenarios" / "card_fraud_velocity" / "events.jsonl").read_text().splitlines()
+# Without the example's late event (t8): in a streaming run, whether an event that far out of order is late
+# depends on when the periodic watermark arrives, so it has no single right answer (see docs/time.md).
+EVENTS = [line for line in (REPO / "scenarios" / "card_fraud_velocity" / "events.jsonl").read_text().splitlines()
+          if '"t8"' not in line]
 
 
 def kairos(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jobs.cli_connect", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout, check=False)
 
 
-@pytest.mark.xfail(reason="flink run -py on the session cluster fails with 'Connection refused: /127.0.0.1:0' "
-                   "at job submission; the file-mode scenario_job fails the same way (shared job environment)",
-                   strict=False)
 def test_submit_dry_run_to_session_cluster(kafka_bootstrap, es_url, flink_rest):
     from elasticsearch import Elasticsearch
 
