@@ -84,12 +84,17 @@ class FlinkRuntime:
 
 
 class _Base:
-    def _setup(self, runtime_context: RuntimeContext, program: SegmentProgram, counts_dir: str | None) -> None:
+    """Shared by all four functions: the executor, the runtime services, metrics and the counts file."""
+
+    def __init__(self, program: SegmentProgram, counts_dir: str | None = None):
+        self.program, self.counts_dir = program, counts_dir
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        program = self.program
         self.executor = Executor(program)
         specs = [spec for node in program.nodes.values() for spec in node.state_specs()]
         self.rt = FlinkRuntime(program.scenario, runtime_context, specs)
         self.instance = uuid.uuid4().hex[:12]  # thread mode's context cannot tell the subtask index
-        self.counts_dir = counts_dir
         group = runtime_context.get_metrics_group().add_group("kairos").add_group("scenario", program.scenario)
         # Flink counters fed from the executor's tallies every REPORT_EVERY inputs: no metric call per event.
         # (Not gauges: Flink reads a gauge from its own threads, and calling into the embedded interpreter
@@ -130,15 +135,7 @@ class _Base:
                 json.dump(self.executor.counts, handle)
 
 
-class EntryFunction(_Base, ProcessFunction):
-    """Unkeyed entry: input is "source name<TAB>raw line"."""
-
-    def __init__(self, program: SegmentProgram, counts_dir: str | None = None):
-        self.program, self.counts_dir_path = program, counts_dir
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self._setup(runtime_context, self.program, self.counts_dir_path)
-
+class _RawInput:
     def process_element(self, value, ctx):
         self.rt.ctx = ctx
         source, _, line = value.partition("\t")  # "source<TAB>raw line": one string, no Python-side tuple type
@@ -146,37 +143,32 @@ class EntryFunction(_Base, ProcessFunction):
         yield from self._flush()
 
 
-class GatedEntryFunction(_Base, KeyedProcessFunction):
-    """File-run entry: keyed by one constant, so the watermark gate's state is Flink ValueState."""
-
-    def __init__(self, program: SegmentProgram, out_of_orderness_ms: int, counts_dir: str | None = None):
-        self.program, self.ooo_ms, self.counts_dir_path = program, out_of_orderness_ms, counts_dir
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self._setup(runtime_context, self.program, self.counts_dir_path)
-        self.rt.gate = runtime_context.get_state(ValueStateDescriptor("gate.max_ts", Types.LONG()))
-        self.rt.gate_ooo_ms = self.ooo_ms
-
-    def process_element(self, value, ctx):
-        self.rt.ctx = ctx
-        source, _, line = value.partition("\t")  # "source<TAB>raw line": one string, no Python-side tuple type
-        self.executor.accept_raw(source, line, self.rt)
-        yield from self._flush()
-
-
-class SegmentFunction(_Base, KeyedProcessFunction):
-    """A keyed segment: input envelopes keyed by their key; state and timers per key."""
-
-    def __init__(self, program: SegmentProgram, counts_dir: str | None = None):
-        self.program, self.counts_dir_path = program, counts_dir
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self._setup(runtime_context, self.program, self.counts_dir_path)
-
+class _Envelopes:
     def process_element(self, value, ctx):
         self.rt.ctx = ctx
         self.executor.accept(value, self.rt)
         yield from self._flush()
+
+
+class EntryFunction(_RawInput, _Base, ProcessFunction):
+    """Unkeyed entry (streaming runs): input is "source name<TAB>raw line"."""
+
+
+class GatedEntryFunction(_RawInput, _Base, KeyedProcessFunction):
+    """File-run entry: keyed by one constant, so the watermark gate's state is Flink ValueState."""
+
+    def __init__(self, program: SegmentProgram, out_of_orderness_ms: int, counts_dir: str | None = None):
+        super().__init__(program, counts_dir)
+        self.ooo_ms = out_of_orderness_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        super().open(runtime_context)
+        self.rt.gate = runtime_context.get_state(ValueStateDescriptor("gate.max_ts", Types.LONG()))
+        self.rt.gate_ooo_ms = self.ooo_ms
+
+
+class SegmentFunction(_Envelopes, _Base, KeyedProcessFunction):
+    """A keyed segment: input envelopes keyed by their key; state and timers per key."""
 
     def on_timer(self, timestamp: int, ctx):
         self.rt.ctx = ctx
@@ -184,16 +176,5 @@ class SegmentFunction(_Base, KeyedProcessFunction):
         yield from self._flush()
 
 
-class MergeFunction(_Base, ProcessFunction):
+class MergeFunction(_Envelopes, _Base, ProcessFunction):
     """A merge segment (a union of branches from different segments): stateless, unkeyed."""
-
-    def __init__(self, program: SegmentProgram, counts_dir: str | None = None):
-        self.program, self.counts_dir_path = program, counts_dir
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self._setup(runtime_context, self.program, self.counts_dir_path)
-
-    def process_element(self, value, ctx):
-        self.rt.ctx = ctx
-        self.executor.accept(value, self.rt)
-        yield from self._flush()
