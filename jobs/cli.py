@@ -81,7 +81,8 @@ command("validate", "check scenarios; errors as file:line:col: message")((_valid
 
 
 # -- run --------------------------------------------------------------------------------------------
-def _run_args(p: argparse.ArgumentParser) -> None:
+def add_input_args(p: argparse.ArgumentParser) -> None:
+    """The scenario and its input files: shared by `run` and the sandbox commands."""
     p.add_argument("scenario", metavar="SCENARIO", help="the scenario YAML file")
     p.add_argument("--events", action="append", default=[], metavar="[SOURCE=]FILE",
                    help="JSON-lines events for a source (repeatable; SOURCE may be left out when there is one)")
@@ -89,6 +90,10 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="JSON-lines changelog for a changelog source (repeatable)")
     p.add_argument("--reference", action="append", default=[], metavar="NAME=FILE",
                    help="CSV or JSON-lines file for a reference table (repeatable)")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    add_input_args(p)
     p.add_argument("--out", metavar="DIR",
                    help="file runs: writes actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json here")
     p.add_argument("--parallelism", type=int, default=1, help="operator parallelism (default 1)")

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from jobs.cli import _parse_pairs, _print_errors, command
+from jobs.cli import _parse_pairs, _print_errors, add_input_args, command
 from jobs.compiler.errors import ScenarioError
 
 DEFAULT_SHOWN = 20
@@ -28,13 +28,7 @@ def _load(path: str):
 
 # -- test --------------------------------------------------------------------------------------------
 def _test_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", metavar="SCENARIO", help="the scenario YAML file")
-    p.add_argument("--events", action="append", default=[], metavar="[SOURCE=]FILE",
-                   help="JSON-lines events for a source (repeatable; SOURCE may be left out when there is one)")
-    p.add_argument("--changelog", action="append", default=[], metavar="NAME=FILE",
-                   help="JSON-lines changelog for a changelog source (repeatable)")
-    p.add_argument("--reference", action="append", default=[], metavar="NAME=FILE",
-                   help="CSV or JSON-lines file for a reference table (repeatable)")
+    add_input_args(p)
     p.add_argument("--all", action="store_true", help="show the path of every input line")
     p.add_argument("--limit", type=int, default=DEFAULT_SHOWN, metavar="N",
                    help=f"show the path of the first N input lines (default {DEFAULT_SHOWN})")
