@@ -136,12 +136,10 @@ YAML
   mkdir -p "$ES_STATE/tmp"; [[ -n "${run_as[*]}" ]] && chown "$ES_USER:" "$ES_STATE/tmp"
 
   if ((secure)); then
-    # keystore: TLS keystore password + bootstrap password of the 'elastic' user
-    "${run_as[@]}" "${es_env[@]}" "$home/bin/elasticsearch-keystore" create -s >>"$(log_file elasticsearch)" 2>&1
-    printf '%s' "$TLS_PASSWORD" | "${run_as[@]}" "${es_env[@]}" "$home/bin/elasticsearch-keystore" add -x -f \
-      xpack.security.http.ssl.keystore.secure_password >>"$(log_file elasticsearch)" 2>&1
-    printf '%s' "$password" | "${run_as[@]}" "${es_env[@]}" "$home/bin/elasticsearch-keystore" add -x -f \
-      bootstrap.password >>"$(log_file elasticsearch)" 2>&1
+    # keystore: TLS keystore password + bootstrap password of the 'elastic' user. One tool JVM (add -f creates
+    # the keystore; with -x it reads one value per line): each launch costs 5-20 s on a loaded 2-core box.
+    printf '%s\n%s\n' "$TLS_PASSWORD" "$password" | "${run_as[@]}" "${es_env[@]}" "$home/bin/elasticsearch-keystore" \
+      add -x -f xpack.security.http.ssl.keystore.secure_password bootstrap.password >>"$(log_file elasticsearch)" 2>&1
   fi
 
   log "starting on $scheme://127.0.0.1:$port (transport $tport) as $([[ -n "${run_as[*]}" ]] && echo "$ES_USER" || id -un)"
