@@ -223,8 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
+_HINTS = {
+    # kafka-python logs a SASL failure quietly and then times out bootstrapping: say what it most likely is
+    "KafkaTimeoutError": "cannot reach Kafka: check the address, and with SASL the user and password",
+    "NoBrokersAvailable": "cannot reach Kafka: check the address, and with SASL the user and password",
+}
+
+
 def _short_error(exc: Exception) -> str:
     """Flink errors arrive as pages of Java stack; the last 'Caused by' line is the one that explains."""
+    hint = _HINTS.get(type(exc).__name__)
+    if hint:
+        return f"{hint} ({type(exc).__name__}: {exc})"
     text = str(exc)
     causes = [line.strip() for line in text.splitlines() if line.strip().startswith("Caused by:")]
     return causes[-1] if causes else (text.splitlines() or [type(exc).__name__])[0][:500]
