@@ -115,14 +115,8 @@ def _parse_pairs(options: list[str], what: str) -> dict[str, str]:
     return pairs
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.kafka:
-        from jobs.cli_connect import run_connected
-
-        return run_connected(args)
-    if not args.out:
-        print("kairos run: --out DIR is required for a file run (or --kafka HOST:PORT for real Kafka)", file=sys.stderr)
-        return 2
+def load_with_inputs(args: argparse.Namespace, command_name: str):
+    """The compiled plan and {source: file} of `add_input_args` options, or the exit code of the problem."""
     from jobs.compiler.plan import make_plan
     from jobs.compiler.validate import load
     from jobs.runtime.files import InputError, bind_references, resolve_event_files
@@ -137,8 +131,24 @@ def _run(args: argparse.Namespace) -> int:
         files = resolve_event_files(graph.scenario, args.events, args.changelog)
         bind_references(plan, _parse_pairs(args.reference, "reference"))
     except InputError as exc:
-        print(f"kairos run: {exc}", file=sys.stderr)
+        print(f"kairos {command_name}: {exc}", file=sys.stderr)
         return 2
+    return plan, files
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.kafka:
+        from jobs.cli_connect import run_connected
+
+        return run_connected(args)
+    if not args.out:
+        print("kairos run: --out DIR is required for a file run (or --kafka HOST:PORT for real Kafka)", file=sys.stderr)
+        return 2
+    prepared = load_with_inputs(args, "run")
+    if isinstance(prepared, int):
+        return prepared
+    plan, files = prepared
+    graph = plan.graph
     from jobs.flink.embedded import run_files
 
     console = _console()

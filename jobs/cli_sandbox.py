@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from jobs.cli import _parse_pairs, _print_errors, add_input_args, command
+from jobs.cli import _print_errors, add_input_args, command, load_with_inputs
 from jobs.compiler.errors import ScenarioError
 
 DEFAULT_SHOWN = 20
@@ -36,21 +36,15 @@ def _test_args(p: argparse.ArgumentParser) -> None:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from jobs.compiler.plan import make_plan
-    from jobs.runtime.files import InputError, bind_references, merged_inputs, resolve_event_files
+    from jobs.runtime.files import merged_inputs
     from jobs.sandbox.report import render, to_json
     from jobs.sandbox.trace import trace_run
 
-    graph = _load(args.scenario)
-    if graph is None:
-        return 1
-    plan = make_plan(graph)
-    try:
-        files = resolve_event_files(graph.scenario, args.events, args.changelog)
-        bind_references(plan, _parse_pairs(args.reference, "reference"))
-    except InputError as exc:
-        print(f"kairos test: {exc}", file=sys.stderr)
-        return 2
+    prepared = load_with_inputs(args, "test")
+    if isinstance(prepared, int):
+        return prepared
+    plan, files = prepared
+    graph = plan.graph
     result = trace_run(plan, merged_inputs(graph.scenario, files))
     limit = None if args.all else max(args.limit, 0)
     if args.json:

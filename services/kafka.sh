@@ -148,7 +148,7 @@ cmd_wait() {
 
 cmd_status() {
   if is_running kafka && ready; then
-    log "running: $(grep -h '^export' "$(env_file kafka)" | tr '\n' ' ')"
+    log "running: $(grep -h '^export' "$(env_file kafka)" | grep -v PASSWORD | tr '\n' ' ')"
   else
     log "not running"; return 1
   fi
