@@ -83,7 +83,7 @@ def _outputs(plan: Plan, conns: Connections, opts: ConnectOptions, tables=None):
         from jobs.flink.es_io import attach_es_detections
 
         def detections(stream, es=conns.es, index=naming.index, name=plan.scenario.name):
-            attach_es_detections(stream, es, index, name)
+            return attach_es_detections(stream, es, index, name)
     return KafkaOutputs(conns.kafka, naming, tables or TableEnv(None), opts.exactly_once, detections)
 
 

@@ -194,11 +194,13 @@ class KafkaOutputs:
     def attach(self, plan: Plan, actions: DataStream, detected: DataStream, dead_letter: DataStream) -> None:
         name = plan.scenario.name
         self._actions(plan, actions)
-        self._sink(dead_letter, self.naming.dead_letter_topic, "dead-letter").name(f"{name}/dead-letter-kafka")
         if self.detections:
-            self.detections(detected)
+            refused = self.detections(detected)  # documents Elasticsearch refused are dead letters too
+            if refused is not None:
+                dead_letter = dead_letter.union(refused)
         else:
             self._sink(detected, self.detections_topic, "detections").name(f"{name}/detections-kafka")
+        self._sink(dead_letter, self.naming.dead_letter_topic, "dead-letter").name(f"{name}/dead-letter-kafka")
         self.tables.attach_inserts()
 
     def _actions(self, plan: Plan, actions: DataStream) -> None:

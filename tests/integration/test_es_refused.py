@@ -1,0 +1,36 @@
+"""A detection Elasticsearch refuses (a field that clashes with the mapping) becomes a dead letter; the
+writer goes on with the next one. Runs the writer's code against the real Elasticsearch."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from jobs.connect.es_template import ensure_index_template
+from jobs.connect.naming import Naming
+from jobs.connect.settings import load_connections
+from jobs.flink.es_io import EsDetectionsWriter
+
+pytestmark = pytest.mark.integration
+
+
+def test_refused_document_goes_to_dead_letters(es_url):
+    naming = Naming("refusal_check", prefix=f"t{uuid.uuid4().hex[:8]}.")
+    settings = load_connections(None, es_url, None, environ={}).es
+    ensure_index_template(settings, naming)
+    writer = EsDetectionsWriter(settings, naming.index)
+    writer.open(None)
+    try:
+        good = {"id": "s:n:1", "scenario": "s", "node": "n", "time": "2026-11-02T10:00:00.000Z", "fields": {}}
+        bad = {**good, "id": "s:n:2", "time": "not a date"}  # `time` is mapped as a date
+        assert list(writer.process_element(json.dumps(good), None)) == []
+        [dead] = [json.loads(x) for x in writer.process_element(json.dumps(bad), None)]
+        assert dead["node"] == "n" and dead["scenario"] == "s" and dead["raw"]["id"] == "s:n:2"
+        assert dead["error"].startswith("Elasticsearch refused the detection (400)")
+        writer.es.indices.refresh(index=naming.index)
+        assert writer.es.count(index=naming.index)["count"] == 1
+    finally:
+        writer.es.indices.delete(index=naming.index, ignore_unavailable=True)
+        writer.close()
