@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -38,11 +39,14 @@ def run_files(plan: Plan, files: dict[str, str], out_dir: str,
               on_progress: Callable[[str], None] | None = None, parallelism: int = 1) -> RunSummary:
     """Embedded run: files in, DIR/actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json out."""
     prepare_python_path()
-    from jobs.flink.files_io import FileInputs, FileOutputs
+    from jobs.flink.files_io import OUTPUT_FILES, FileInputs, FileOutputs
     from jobs.flink.job import JobOptions, build_job, make_environment
     from jobs.runtime.executor import merge_counts
 
     os.makedirs(out_dir, exist_ok=True)
+    for stale in (*OUTPUT_FILES.values(), "counts.json"):  # a failed run must not leave a previous run's
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out_dir, stale))
     work = os.path.join(out_dir, ".work")
     for stale in (work, os.path.join(out_dir, ".parts")):
         shutil.rmtree(stale, ignore_errors=True)
@@ -70,8 +74,9 @@ def run_files(plan: Plan, files: dict[str, str], out_dir: str,
         with open(path, encoding="utf-8") as handle:
             parts.append(json.load(handle))
     counts = merge_counts(parts)
-    with open(os.path.join(out_dir, "counts.json"), "w", encoding="utf-8") as handle:
+    with open(os.path.join(out_dir, "counts.json.tmp"), "w", encoding="utf-8") as handle:
         json.dump(counts, handle, indent=2, sort_keys=True)
+    os.replace(os.path.join(out_dir, "counts.json.tmp"), os.path.join(out_dir, "counts.json"))
     shutil.rmtree(os.path.join(out_dir, ".parts"), ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
     return RunSummary(counts, results, inputs.lines, seconds)

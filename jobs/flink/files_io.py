@@ -13,6 +13,7 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSink, FileSource, StreamFormat
 
 from jobs.compiler.plan import Plan
+from jobs.nodes.outputs import dead_letter, encode_output
 from jobs.runtime.files import canonical, merged_inputs
 
 OUTPUT_FILES = {"actions": "actions.jsonl", "detected": "detected.jsonl", "dead_letter": "dead_letter.jsonl"}
@@ -54,13 +55,32 @@ class FileOutputs:
             records = []
             for part in sorted(glob.glob(os.path.join(self.parts, kind, "**", "*"), recursive=True)):
                 if os.path.isfile(part) and not os.path.basename(part).startswith("."):
-                    records.extend(json.loads(line) for line in Path(part).read_text().splitlines() if line)
+                    records.extend(_record(line) for line in Path(part).read_bytes().split(b"\n") if line)
             results[kind] = canonical(records)
             write_jsonl(os.path.join(self.out_dir, file_name), results[kind])
         return results
 
 
+def _record(line: bytes) -> dict:
+    """A line of a part file; encode_output only writes valid JSON, this keeps even a broken one."""
+    try:
+        record = json.loads(line)
+        if isinstance(record, dict):
+            return record
+    except (ValueError, RecursionError):
+        pass
+    return dead_letter("", "", "unreadable output line", line, None)
+
+
 def write_jsonl(path: str, records: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
+    """UTF-8 JSON lines, written to a temporary file and renamed: a reader never sees half a file. An
+    unpaired surrogate is written as its JSON escape (backslashreplace gives exactly `\\ud800`)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as handle:
         for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            try:
+                text = json.dumps(record, ensure_ascii=False, allow_nan=False)
+            except (ValueError, TypeError, RecursionError, OverflowError):
+                text = encode_output("dead", record)[1]
+            handle.write(text + "\n")
+    os.replace(tmp, path)

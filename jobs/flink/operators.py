@@ -21,6 +21,7 @@ from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, 
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
 from jobs.nodes.base import StateSpec
+from jobs.nodes.outputs import encode_output
 from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram
 
 ACTIONS = OutputTag("actions", Types.STRING())
@@ -124,13 +125,16 @@ class _Base:
         self.inputs += 1
         if self.inputs % REPORT_EVERY == 0:
             self._report()
+        counts = self.executor.counts
         for kind, payload in self.executor.drain():
             if kind == "route":
                 yield payload
             else:
-                yield _TAGS[kind], json.dumps(payload)
+                kind, text = encode_output(kind, payload, counts)  # never raises: see jobs/nodes/outputs.py
+                yield _TAGS[kind], text
         for kind, record in self.rt.sink:
-            yield _TAGS[kind], json.dumps(record)
+            kind, text = encode_output(kind, record, counts)
+            yield _TAGS[kind], text
         self.rt.sink.clear()
 
     def close(self) -> None:

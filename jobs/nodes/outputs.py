@@ -1,16 +1,37 @@
-"""Shapes of what kairos writes out: actions, detections and dead letters (one JSON object each)."""
+"""Shapes of what kairos writes out: actions, detections and dead letters (one JSON object each).
+
+`encode_output` is the one serializer every writer calls: it always returns valid JSON text (no NaN or
+Infinity, pure ASCII so an unpaired surrogate is a `\\ud800` escape), and turns an action or detection that
+cannot be written (a non-finite number, an integer too long to print) into a dead letter for its node.
+A dead letter itself can always be written: what cannot be JSON is replaced by a lossless escaped form.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import base64
+import hashlib
+import json
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
 from jobs.nodes.base import Ctx
 
+EPOCH = datetime(1970, 1, 1)
+MIN_ISO_MS, MAX_ISO_MS = -62_135_596_800_000, 253_402_300_799_999  # years 0001..9999
+MAX_RAW_CHARS = 65_536  # raw input kept in a dead letter: Kafka refuses messages over 1 MiB by default
+MAX_DEPTH = 100
 
-def iso_ms(ts: int) -> str:
-    """Epoch milliseconds as ISO-8601 UTC with milliseconds: stable and readable in files and Kibana."""
-    return datetime.fromtimestamp(ts / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+def iso_ms(ts: Any) -> str:
+    """Epoch milliseconds as ISO-8601 UTC with milliseconds: stable and readable in files and Kibana.
+    Never raises: a value no calendar can show comes out as its number."""
+    try:
+        if MIN_ISO_MS <= ts <= MAX_ISO_MS:
+            return (EPOCH + timedelta(milliseconds=ts)).isoformat(timespec="milliseconds") + "Z"
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return _text(ts)
 
 
 def raw_input(ctx: Ctx) -> dict[str, Any]:
@@ -19,17 +40,89 @@ def raw_input(ctx: Ctx) -> dict[str, Any]:
     return {name: ctx.get(name) for name in fields}
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [jsonable(v) for v in value]
-        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+def jsonable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    return str(value)
+    if depth > MAX_DEPTH:
+        return _text(value)
+    if isinstance(value, dict):
+        return {_text(k) if not isinstance(k, str) else k: jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [jsonable(v, depth + 1) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - e.g. an int too long for str(): still lossless in hex
+        if isinstance(value, int):
+            return f"int:{value:#x}"
+        return f"<{type(value).__name__}>"
 
 
 def dead_letter(scenario: str, node: str, error: str, raw: Any, ts: int | None) -> dict[str, Any]:
-    return {"scenario": scenario, "node": node, "error": error, "raw": jsonable(raw),
-            "time": iso_ms(ts) if ts is not None else None}
+    """A dead letter: `raw` is the input line (text or bytes) or the event's declared fields."""
+    record: dict[str, Any] = {"scenario": scenario, "node": node, "error": _text(error)[:2000]}
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:  # lossless: the exact bytes, and a readable version beside them
+            record["raw_base64"] = base64.b64encode(bytes(raw)[:MAX_RAW_CHARS]).decode("ascii")
+            raw = bytes(raw).decode("utf-8", "backslashreplace")
+    if isinstance(raw, str) and len(raw) > MAX_RAW_CHARS:
+        record["raw_truncated"] = {"chars": len(raw), "sha256": hashlib.sha256(
+            raw.encode("utf-8", "surrogatepass")).hexdigest()}
+        raw = raw[:MAX_RAW_CHARS]
+    record["raw"] = jsonable(raw)
+    record["time"] = iso_ms(ts) if ts is not None else None
+    return record
+
+
+def encode_output(kind: str, record: dict, counts: dict | None = None) -> tuple[str, str]:
+    """(kind, JSON text) for a writer; never raises. An action/detection that is not representable becomes
+    ("dead", a dead letter) and moves its node's count from out to dead_letter (counts: node -> counters)."""
+    try:
+        return kind, json.dumps(record, allow_nan=False)
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+        return _fallback(kind, record, counts, exc)
+
+
+def _fallback(kind: str, record: dict, counts: dict | None, exc: Exception) -> tuple[str, str]:
+    error = f"cannot write the {kind} as JSON: {_text(exc) or type(exc).__name__}"
+    if kind == "dead":
+        return kind, _last_resort(record)
+    node = _text(record.get("node", "?"))
+    if counts is not None and node in counts:
+        counts[node]["out"] -= 1
+        counts[node]["dead_letter"] += 1
+    letter = dead_letter(_text(record.get("scenario", "")), node, error, _safe(record, 0), None)
+    letter["time"] = record.get("time") if isinstance(record.get("time"), str) else None
+    return "dead", _last_resort(letter)
+
+
+def _last_resort(record: dict) -> str:
+    try:
+        return json.dumps(_safe(record, 0), allow_nan=False)
+    except Exception:  # noqa: BLE001 - the dead-letter writer must not fail, whatever it is given
+        return json.dumps({"scenario": _text(record.get("scenario")), "node": _text(record.get("node")),
+                           "error": _text(record.get("error")), "raw": _text(record)[:MAX_RAW_CHARS],
+                           "time": None})
+
+
+def _safe(value: Any, depth: int) -> Any:
+    """A JSON-safe copy: non-finite floats as "NaN"/"Infinity"/"-Infinity", unprintable ints in hex."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() < 4000 else f"int:{value:#x}"  # str() refuses over 4,300 digits
+    if depth > MAX_DEPTH:
+        return _text(value)[:MAX_RAW_CHARS]
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else _text(k): _safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v, depth + 1) for v in value]
+    return _text(value)[:MAX_RAW_CHARS]

@@ -17,7 +17,7 @@ from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
 from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Runtime
 from jobs.nodes.outputs import dead_letter, raw_input
-from jobs.runtime.decode import DecodeError, parse_json, record_decoder
+from jobs.runtime.decode import MARK, DecodeError, check_event_time, parse_json, record_decoder, unwrap_line
 
 COUNTERS = ("in", "out", "filtered", "dead_letter", "held", "emitted", "late")
 Envelope = tuple  # (segment index, route, key, ts, ctx): route is a node id or "changelog:<source>"
@@ -87,7 +87,7 @@ def _holds(runtime: NodeRuntime) -> bool:
 def event_id(source: Source, data: dict, line: str | bytes) -> str:
     if source.id and data.get(source.id) is not None:
         return str(data[source.id])
-    raw = line.encode() if isinstance(line, str) else line
+    raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
     return hashlib.sha1(raw).hexdigest()[:16]  # stable across runs and machines
 
 
@@ -109,8 +109,9 @@ class Executor:
         source = self.p.sources[source_name]
         counts = self.counts[source_name]
         counts["in"] += 1
+        raw = unwrap_line(line) if line[:1] == MARK else line
         try:
-            data = parse_json(line)
+            data = parse_json(raw)
             deleted = source.kind == "changelog" and isinstance(data, dict) and data.get("_deleted") is True
             ctx = self.decoders[source_name](data)
             key, ts = ctx.get(source.key), ctx.get(source.time)
@@ -118,13 +119,15 @@ class Executor:
                 raise DecodeError(f"key field '{source.key}' is missing or null")
             if ts is None and not deleted:
                 raise DecodeError(f"time field '{source.time}' is missing or null")
-        except DecodeError as exc:
+            if ts is not None:
+                check_event_time(ts, source.time)
+            event = event_id(source, data, raw)
+        except Exception as exc:  # noqa: BLE001 - whatever a line holds, it is its own dead letter
             counts["dead_letter"] += 1
-            text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-            self.outbox.append(("dead", dead_letter(self.p.scenario, source_name, str(exc), text, None)))
+            self.outbox.append(("dead", dead_letter(self.p.scenario, source_name, _describe(exc), raw, None)))
             return
         untimed, ts = ts is None, ts if ts is not None else 0
-        ctx.update(_src=source_name, _key=str(key), _id=event_id(source, data, line), _ts=ts,
+        ctx.update(_src=source_name, _key=str(key), _id=event, _ts=ts,
                    _fields=tuple(source.schema.fields))
         if deleted:
             ctx["_deleted"] = True

@@ -12,7 +12,15 @@ from typing import Any
 from jobs.compiler.model import Reference, Scenario
 from jobs.compiler.plan import Plan
 from jobs.nodes.enrich import TableRuntime
-from jobs.runtime.decode import DecodeError, cell, decode_record, parse_json, parse_timestamp
+from jobs.runtime.decode import (
+    MAX_EVENT_CHARS,
+    DecodeError,
+    cell,
+    decode_record,
+    parse_json,
+    parse_timestamp,
+    wrap_line,
+)
 
 
 class InputError(Exception):
@@ -82,12 +90,14 @@ def resolve_event_files(scenario: Scenario, events: list[str], changelogs: list[
     return files
 
 
-def _line_time(scenario: Scenario, source: str, line: str) -> int:
+def _line_time(scenario: Scenario, source: str, line: bytes) -> int:
+    if len(line) > MAX_EVENT_CHARS:
+        return -(2**63)
     try:
         value = json.loads(line).get(scenario.sources[source].time)
         return parse_timestamp(value) if value is not None else -(2**63)
-    except (ValueError, AttributeError, DecodeError):
-        return -(2**63)  # a broken line goes out at once (to the dead-letter output)
+    except Exception:  # noqa: BLE001 - a broken line goes out at once (to the dead-letter output)
+        return -(2**63)
 
 
 def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str]]:
@@ -95,14 +105,16 @@ def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[s
 
     At each step the file whose next line has the smallest time goes first (changelogs before events on a
     tie), so out-of-order events stay out of order, and a changelog update is seen by later events only.
+    Files are read as bytes and split on \n (or \r\n) only: a raw \r stays inside its line, a line that is not UTF-8
+    is one dead letter, a blank line too (it is counted, never skipped). Lines come as transport text
+    (decode.wrap_line): the entry turns them back into the exact bytes.
     """
     def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str]]:
         rank = 0 if scenario.sources[name].kind == "changelog" else 1
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle):
-                line = line.rstrip("\n")
-                if line.strip():
-                    yield _line_time(scenario, name, line), rank, name, number, line
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle):
+                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+                yield _line_time(scenario, name, raw), rank, name, number, wrap_line(raw)
 
     streams = [lines(name, path) for name, path in sorted(files.items())]
     for _, _, name, _, line in heapq.merge(*streams, key=lambda item: item[:4]):

@@ -8,11 +8,13 @@ time rules are the file-run rules of the Flink job (docs/time.md), so both give 
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.compiler.plan import ENTRY, Plan
+from jobs.nodes.outputs import encode_output
 from jobs.runtime.executor import Executor, make_program, merge_counts
 
 MIN_TS = -(2**63)
@@ -125,14 +127,25 @@ class Harness:
                 self._drain(self.executors[seg])
                 self.rt.segment, self.rt.key = saved
             else:
-                self._collect(kind, payload)
+                self._output(executor, kind, payload)
         for kind, record in self.rt.sink:
-            self._collect(kind, record)
+            self._output(executor, kind, record)
         self.rt.sink.clear()
+
+    def _output(self, executor: Executor, kind: str, record: dict) -> None:
+        """What the job's writers write (the same serializer, jobs/nodes/outputs.py): a record that cannot be
+        JSON becomes what the job writes instead, e.g. a dead letter in place of the action."""
+        try:
+            json.dumps(record, allow_nan=False)
+        except (ValueError, TypeError, RecursionError, OverflowError):
+            kind, text = encode_output(kind, record, executor.counts)
+            record = json.loads(text)
+        self._collect(kind, record)
 
     def _collect(self, kind: str, record: dict) -> None:
         target = {"action": self.result.actions, "detected": self.result.detected, "dead": self.result.dead_letter}
         target[kind].append(record)
+
 
     def _advance(self, watermark: int) -> None:
         self.rt.current_watermark = max(self.rt.current_watermark, watermark)
