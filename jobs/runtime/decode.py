@@ -41,7 +41,7 @@ MAX_FUTURE_SKEW_MS = 3_600_000
 MIN_TIME_MS, MAX_TIME_MS = -62_135_596_800_000, 253_402_300_799_999
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
-_DIGITS = re.compile(r"-?[0-9]{1,20}")  # ASCII digits only: "²".isdigit() is True but int("²") fails
+_DIGITS = re.compile(r"-?[0-9]+")  # ASCII digits only: "²".isdigit() is True but int("²") fails
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Raw input travels as "source<TAB>line" text. A line that is not valid UTF-8, holds a \r (Flink's line
 # reader would split it) or a NUL, or starts with the marker, travels as MARK + "b64:" + base64 of its
@@ -125,7 +125,9 @@ def parse_time_value(value: Any) -> int:
         ts = int(value)
     elif isinstance(value, str):
         text = value.strip()
-        if _DIGITS.fullmatch(text):
+        if _DIGITS.fullmatch(text):  # epoch ms, never ISO's basic format ("20261102" is not a date here)
+            if len(text) > 30:
+                raise DecodeError(f"{_show(value)} is outside the years 0001..9999")
             ts = int(text)
         else:
             try:
