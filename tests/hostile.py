@@ -85,7 +85,7 @@ MAKERS: dict[str, Callable[[random.Random, dict], bytes | None]] = {
     "deep_nesting": lambda rng, e: rng.choice([
         b"[" * 100_000 + b"]" * 100_000, b'{"txn_id": "d", "amount": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"]),
     "oversized": lambda rng, e: rng.choice([
-        _dump(_with(e, merchant="x" * 1_100_000)),  # a line over the 1 MiB limit
+        _dump(_with(e, merchant="x" * 300_000)),  # a line over the 256 KiB limit (Kafka takes up to 1 MiB)
         _raw_field(e, "amount", "1" + "0" * 5000),  # over Python's 4300-digit int limit
         _raw_field(e, "amount", "1" + "0" * 400)]),  # a float field given an integer beyond float range
 }
@@ -94,8 +94,8 @@ KAFKA_ONLY = {"tombstone": lambda rng, e: None}
 
 def mixed_stream(n_good: int = 2000, hostile_share: float = 0.10, seed: int = 7,
                  kafka: bool = False) -> list[Line]:
-    """Good events in time order (a few out of order within the 30 s bound, a few refunds that the filter
-    drops, some lines with a raw \\r as JSON whitespace) with hostile lines making up `hostile_share` of the
+    """Good events in time order (a few out of order within the 30 s bound, a few late, a few refunds that
+    the filter drops, some lines with a raw \\r as JSON whitespace) with hostile lines making up `hostile_share` of the
     stream, every category at least once, round-robin then at random."""
     rng = random.Random(seed)
     makers = {**MAKERS, **(KAFKA_ONLY if kafka else {})}
@@ -107,7 +107,9 @@ def mixed_stream(n_good: int = 2000, hostile_share: float = 0.10, seed: int = 7,
     ts = START_MS
     for i in range(n_good):
         ts += rng.randint(0, 4000)
-        when = ts - rng.randint(1, 20_000) if rng.random() < 0.03 else ts
+        draw = rng.random()
+        # 3% out of order within the 30 s bound; 0.5% beyond it: late at `velocity` (a dead letter of that node)
+        when = ts - rng.randint(1, 20_000) if draw < 0.03 else ts - rng.randint(60_000, 120_000) if draw < 0.035 else ts
         data = _dump(good_event(rng, i, when))
         if rng.random() < 0.01:
             data = data.replace(b", ", b",\r ", 1)  # a raw \r between tokens: valid JSON, one event

@@ -21,6 +21,7 @@ EPOCH = datetime(1970, 1, 1)
 MIN_ISO_MS, MAX_ISO_MS = -62_135_596_800_000, 253_402_300_799_999  # years 0001..9999
 MAX_RAW_CHARS = 65_536  # raw input kept in a dead letter: Kafka refuses messages over 1 MiB by default
 MAX_DEPTH = 100
+MAX_OUTPUT_CHARS = 1_000_000  # one output record: under Kafka's default 1 MiB message, with room for headers
 
 
 def iso_ms(ts: Any) -> str:
@@ -83,10 +84,20 @@ def dead_letter(scenario: str, node: str, error: str, raw: Any, ts: int | None) 
 def encode_output(kind: str, record: dict, counts: dict | None = None) -> tuple[str, str]:
     """(kind, JSON text) for a writer; never raises. An action/detection that is not representable becomes
     ("dead", a dead letter) and moves its node's count from out to dead_letter (counts: node -> counters)."""
+    kind, text, _ = encode_checked(kind, record, counts)
+    return kind, text
+
+
+def encode_checked(kind: str, record: dict, counts: dict | None = None) -> tuple[str, str, bool]:
+    """encode_output, and whether the record was written as it is (False: the escaped or dead-letter form)."""
     try:
-        return kind, json.dumps(record, allow_nan=False)
+        text = json.dumps(record, allow_nan=False)
     except (ValueError, TypeError, RecursionError, OverflowError) as exc:
-        return _fallback(kind, record, counts, exc)
+        return (*_fallback(kind, record, counts, exc), False)
+    if len(text) > MAX_OUTPUT_CHARS:  # Kafka would refuse it and fail the job (RecordTooLargeException)
+        too_big = ValueError(f"{len(text)} characters, more than {MAX_OUTPUT_CHARS}")
+        return (*_fallback(kind, record, counts, too_big), False)
+    return kind, text, True
 
 
 def _fallback(kind: str, record: dict, counts: dict | None, exc: Exception) -> tuple[str, str]:
@@ -104,6 +115,10 @@ def _fallback(kind: str, record: dict, counts: dict | None, exc: Exception) -> t
 
 def _last_resort(record: dict) -> str:
     try:
+        text = json.dumps(_safe(record, 0), allow_nan=False)
+        if len(text) <= MAX_OUTPUT_CHARS:
+            return text
+        record = {**record, "raw": _text(record.get("raw"))[:MAX_RAW_CHARS], "raw_truncated": True}
         return json.dumps(_safe(record, 0), allow_nan=False)
     except Exception:  # noqa: BLE001 - the dead-letter writer must not fail, whatever it is given
         return json.dumps({"scenario": _text(record.get("scenario")), "node": _text(record.get("node")),

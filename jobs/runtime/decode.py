@@ -29,7 +29,9 @@ from jobs.compiler.types import (
 )
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # int fields are 64-bit, as in Flink (Types.LONG)
-MAX_EVENT_CHARS = 1_048_576  # one event's raw text; Kafka's default max.message.bytes is the same 1 MiB
+# one event's raw text: an action or detection that carries the event must still fit in a Kafka message
+# (1 MiB by default, max.message.bytes / max.request.size); outputs.MAX_OUTPUT_CHARS checks the rest
+MAX_EVENT_CHARS = 262_144
 MAX_DEPTH = 64  # nesting of a declared value (lists in maps in records ...)
 # event times: 1970-01-01T00:00:00.000Z .. 2262-04-11T23:47:16.854Z (the int64-nanosecond range, so every
 # downstream system can hold them); a value outside is a dead letter and never moves the watermark

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.compiler.plan import ENTRY, Plan
-from jobs.nodes.outputs import encode_output
+from jobs.nodes.outputs import encode_checked
 from jobs.runtime.executor import Executor, make_program, merge_counts
 
 MIN_TS = -(2**63)
@@ -135,12 +135,8 @@ class Harness:
     def _output(self, executor: Executor, kind: str, record: dict) -> None:
         """What the job's writers write (the same serializer, jobs/nodes/outputs.py): a record that cannot be
         JSON becomes what the job writes instead, e.g. a dead letter in place of the action."""
-        try:
-            json.dumps(record, allow_nan=False)
-        except (ValueError, TypeError, RecursionError, OverflowError):
-            kind, text = encode_output(kind, record, executor.counts)
-            record = json.loads(text)
-        self._collect(kind, record)
+        kind, text, exact = encode_checked(kind, record, executor.counts)
+        self._collect(kind, record if exact else json.loads(text))
 
     def _collect(self, kind: str, record: dict) -> None:
         target = {"action": self.result.actions, "detected": self.result.detected, "dead": self.result.dead_letter}

@@ -57,7 +57,7 @@ AFTER = [json.dumps(txn(3, 2)).encode()]
     (b"", "blank line"),
     (b"   \t", "blank line"),
     (json.dumps(txn(9, 1)).encode().replace(b'"m"', b'"\rm"'), "malformed JSON: Invalid control character"),
-    (json.dumps(txn(9, 1, merchant="x" * 1_100_000)).encode(), "more than the limit of 1048576"),
+    (json.dumps(txn(9, 1, merchant="x" * 300_000)).encode(), "more than the limit of 262144"),
 ])
 def test_one_hostile_line_is_one_dead_letter_and_poisons_nothing(tmp_path, bad, message) -> None:
     result = run_lines(tmp_path, GOOD + [bad] + AFTER, FRAUD)

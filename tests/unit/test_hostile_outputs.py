@@ -128,3 +128,12 @@ def test_aggregators_never_raise_on_decoded_values() -> None:
 
 def test_examples_doc_runs(tmp_path: Path) -> None:  # the docs section's example, kept runnable here too
     assert encode_output("detected", {"node": "n", "v": 1}) == ("detected", '{"node": "n", "v": 1}')
+
+
+def test_an_output_too_big_for_kafka_is_a_dead_letter_that_fits() -> None:
+    counts = {"record": {"in": 1, "out": 1, "filtered": 0, "dead_letter": 0, "held": 0}}
+    detection = {"id": "s:record:e1", "scenario": "s", "node": "record", "time": "2026-11-02T10:00:00.000Z",
+                 "event": {"merchant": "x" * 250_000}, "fields": {"a": "é" * 200_000}}  # 1.45 M chars escaped
+    kind, text = encode_output("detected", detection, counts)
+    assert kind == "dead" and len(text) <= 1_000_000 and "more than 1000000" in strict_json(text)["error"]
+    assert counts["record"]["dead_letter"] == 1 and counts["record"]["out"] == 0
