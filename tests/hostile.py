@@ -109,7 +109,8 @@ def mixed_stream(n_good: int = 2000, hostile_share: float = 0.10, seed: int = 7,
         ts += rng.randint(0, 4000)
         draw = rng.random()
         # 3% out of order within the 30 s bound; 0.5% beyond it: late at `velocity` (a dead letter of that node)
-        when = ts - rng.randint(1, 20_000) if draw < 0.03 else ts - rng.randint(60_000, 120_000) if draw < 0.035 else ts
+        late = draw < 0.035 and not kafka  # on Kafka, lateness depends on when Flink's periodic watermark came
+        when = ts - rng.randint(1, 20_000) if draw < 0.03 else ts - rng.randint(60_000, 120_000) if late else ts
         data = _dump(good_event(rng, i, when))
         if rng.random() < 0.01:
             data = data.replace(b", ", b",\r ", 1)  # a raw \r between tokens: valid JSON, one event

@@ -32,6 +32,7 @@ from jobs.compiler.plan import Plan
 from jobs.connect.naming import Naming
 from jobs.connect.settings import KafkaSettings
 from jobs.flink.job import source_watermarks
+from jobs.runtime.decode import wrap_latin1
 
 STARTS = ("committed", "earliest", "latest")
 TRANSACTION_TIMEOUT_MS = "600000"  # below the broker's transaction.max.timeout.ms (default 15 min)
@@ -79,13 +80,34 @@ def _client_options(kafka: KafkaSettings) -> dict[str, str]:
 
 
 class _ToLine:
-    """Prefix every value with its source name: the shape the entry operator expects."""
+    """Prefix every value with its source name: the shape the entry operator expects. The value comes as
+    ISO-8859-1 text (one char per byte) or None (a record without a value): `wrap_latin1` gives the
+    transport line that the entry turns back into the exact bytes (decode.MARK), so invalid UTF-8 and
+    tombstones become dead letters with their raw input instead of killing the job or being lost."""
 
     def __init__(self, source: str):
         self.source = source
 
-    def __call__(self, value: str) -> str:
-        return f"{self.source}\t{value}"
+    def __call__(self, value: str | None) -> str:
+        return f"{self.source}\t{wrap_latin1(value)}"
+
+
+def _value_bytes_deserializer():
+    """Kafka record values as ISO-8859-1 text, None for a null value, never an exception.
+
+    SimpleStringSchema fails the job on a null value (`new String(null)`: NullPointerException) and replaces
+    invalid UTF-8 by U+FFFD without a word; ByteArraySchema drops null values uncounted (the default
+    DeserializationSchema.deserialize(bytes, out) does not collect null). KafkaValueOnlyDeserializerWrapper
+    with Kafka's StringDeserializer collects null as null, and ISO-8859-1 maps each byte to one char.
+    """
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    deserializer = jvm.org.apache.flink.kafka.shaded.org.apache.kafka.common.serialization.StringDeserializer
+    config = jvm.java.util.HashMap()
+    config.put("value.deserializer.encoding", "ISO-8859-1")
+    schemas = jvm.org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema
+    return schemas.valueOnly(deserializer._java_lang_class, config)
 
 
 class _ChangelogLine:
@@ -134,9 +156,10 @@ class KafkaInputs:
                 continue
             topic = self.naming.source_topic(source.topic)
             builder = (KafkaSource.builder().set_topics(topic).set_group_id(self.naming.group_id)
-                       .set_starting_offsets(self._offsets()).set_value_only_deserializer(SimpleStringSchema())
+                       .set_starting_offsets(self._offsets())
                        .set_properties(self.kafka.java_properties())
                        .set_property("client.id.prefix", f"{self.naming.group_id}-{name}"))
+            builder._j_builder.setDeserializer(_value_bytes_deserializer())  # no Python wrapper for this one
             if self.bounded:
                 builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
             uid = f"{plan.scenario.name}/source-{name}"
