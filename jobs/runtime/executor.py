@@ -165,7 +165,13 @@ class Executor:
                         self._dead(node_id, f"late changelog update: time {ts} is at or before the watermark "
                                             f"{watermark}", ctx)
                         continue
-                self.p.nodes[node_id].on_changelog(source, ctx, ts, rt)
+                try:
+                    self.p.nodes[node_id].on_changelog(source, ctx, ts, rt)
+                except Exception as exc:  # noqa: BLE001 - a bad update is its own dead letter, the job goes on
+                    counts = self.counts[node_id]
+                    counts["in"] += 1
+                    counts["dead_letter"] += 1
+                    self._dead(node_id, f"changelog update: {_describe(exc)}", ctx)
             return
         self.push(route, ctx, rt)
 
@@ -219,6 +225,7 @@ class Executor:
         key_expr = self.p.segment_keys.get(seg)
         try:
             key = ctx.get("_key") if key_expr is None else key_expr.fn(ctx)
+            key = None if key is None else str(key)
         except Exception as exc:  # noqa: BLE001
             key, error = None, f"cannot compute the key: {_describe(exc)}"
         else:
@@ -229,7 +236,7 @@ class Executor:
             counts["dead_letter"] += 1
             self._dead(target, error, ctx)
             return
-        self.outbox.append(("route", (seg, target, str(key), ctx["_ts"], ctx)))
+        self.outbox.append(("route", (seg, target, key, ctx["_ts"], ctx)))
 
     def _dead(self, node_id: str, error: str, ctx: Ctx) -> None:
         self.outbox.append(("dead", dead_letter(self.p.scenario, node_id, error, raw_input(ctx), ctx.get("_ts"))))
