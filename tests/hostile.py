@@ -208,3 +208,51 @@ def check_hostile_run(stream: list[Line], mixed, good_only) -> dict:
 def arithmetic(counts: dict) -> str:
     return "; ".join(f"{n}: {c['in']} = {c['out']} + {c['filtered']} + {c['dead_letter']} + {c['held']}"
                      for n, c in counts.items())
+
+
+def fraud_oracle(stream: list[Line], out_of_orderness_ms: int = 30_000, window_ms: int = 600_000) -> dict:
+    """An independent brute-force reading of scenarios/card_fraud_velocity over the good lines, in input
+    order: {txn_id: (risk, txn_count, spent)} for detections and the set of txn_ids alerted, plus the late
+    ones. Written from the scenario text, not from the engine: a sliding window (t - 10 min, t] over the
+    card's earlier-arrived, on-time events with amount > 0; late = at or before (max time seen - 30 s - 1)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    seen: dict[str, list[tuple[int, float, str]]] = {}
+    max_ts = None
+    detections, alerts, late = {}, set(), set()
+    for line in stream:
+        if line.hostile:
+            continue
+        e = json.loads(line.data)
+        ts = int((datetime.fromisoformat(e["ts"].replace("Z", "+00:00"))
+                  - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds() * 1000 + 0.5)
+        watermark = None if max_ts is None else max_ts - out_of_orderness_ms - 1
+        max_ts = ts if max_ts is None else max(max_ts, ts)
+        if not e["amount"] > 0:
+            continue
+        if watermark is not None and ts <= watermark:
+            late.add(e["txn_id"])
+            continue
+        card = seen.setdefault(e["card_id"], [])
+        card.append((ts, e["amount"], e["country"]))
+        window = [(t, a, c) for t, a, c in card if ts - window_ms < t <= ts]
+        count, spent, countries = len(window), sum(a for _, a, _ in window), len({c for _, _, c in window})
+        risk = "high" if count > 3 and countries > 1 else "medium" if count > 3 or spent > 2000 else None
+        if risk:
+            rounded = float(Decimal(repr(spent)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+            detections[e["txn_id"]] = (risk, count, rounded)
+            if risk == "high":
+                alerts.add(e["txn_id"])
+    return {"detections": detections, "alerts": alerts, "late": late}
+
+
+def check_fraud_oracle(stream: list[Line], result) -> None:
+    oracle = fraud_oracle(stream)
+    got = {d["event_id"]: (d["fields"]["risk"], d["fields"]["txn_count"], d["fields"]["spent"])
+           for d in result.detected}
+    assert got.keys() == oracle["detections"].keys()
+    for txn_id, (risk, count, spent) in oracle["detections"].items():
+        assert got[txn_id][:2] == (risk, count), txn_id
+        assert abs(got[txn_id][2] - spent) <= 0.011, txn_id  # summation order may differ by one ulp
+    assert {a["event_id"] for a in result.actions} == oracle["alerts"]
+    assert {d["raw"]["txn_id"] for d in result.dead_letter if d["node"] == "velocity"} == oracle["late"]

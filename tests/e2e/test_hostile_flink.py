@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import arithmetic, check_hostile_run, mixed_stream, write_file
+from tests.hostile import arithmetic, check_fraud_oracle, check_hostile_run, mixed_stream, write_file
 
 REPO = Path(__file__).resolve().parents[2]
 FRAUD = "scenarios/card_fraud_velocity/card_fraud_velocity.yaml"
@@ -32,6 +32,7 @@ def test_hostile_stream_on_embedded_flink(streams, flink_run) -> None:
     good = flink_run(FRAUD, {"transactions": str(base / "good.jsonl")})
     assert good.detected and good.actions
     counts = check_hostile_run(stream, mixed, good)
+    check_fraud_oracle(stream, mixed)
     print("embedded hostile run:", arithmetic(counts))
 
 

@@ -24,7 +24,7 @@ from jobs.connect.settings import KafkaSettings
 from jobs.connect.topics import ensure_topics, tail
 from jobs.runtime.files import canonical
 from jobs.runtime.harness import run_in_process
-from tests.hostile import KAFKA_ONLY, MAKERS, arithmetic, check_hostile_run, mixed_stream
+from tests.hostile import KAFKA_ONLY, MAKERS, arithmetic, check_fraud_oracle, check_hostile_run, mixed_stream
 
 pytestmark = pytest.mark.integration
 SCENARIO = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "card_fraud_velocity",
@@ -94,4 +94,5 @@ def test_hostile_stream_on_kafka(kafka_bootstrap, tmp_path) -> None:
     oracle = Result(good.actions, good.detected, good.dead_letter, json.loads(json.dumps(good.counts)))
     assert oracle.detected and oracle.actions
     result = check_hostile_run(stream, mixed, oracle)
+    check_fraud_oracle(stream, mixed)
     print("kafka hostile run:", arithmetic(result))

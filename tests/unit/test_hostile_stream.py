@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from tests.hostile import MAKERS, arithmetic, check_hostile_run, mixed_stream, run_lines
+from tests.hostile import MAKERS, arithmetic, check_fraud_oracle, check_hostile_run, mixed_stream, run_lines
 
 FRAUD = Path(__file__).resolve().parents[2] / "scenarios" / "card_fraud_velocity" / "card_fraud_velocity.yaml"
 
@@ -33,4 +33,5 @@ def test_hostile_stream_on_the_harness(tmp_path) -> None:
     good = normalised(run_lines(tmp_path / "good", [line.data for line in stream if not line.hostile], FRAUD))
     assert good.detected and good.actions, "the oracle run has outputs to compare"
     counts = check_hostile_run(stream, mixed, good)
+    check_fraud_oracle(stream, mixed)  # and both are right, by a brute-force reading of the scenario
     print(arithmetic(counts))
