@@ -32,7 +32,7 @@ from jobs.compiler.plan import Plan
 from jobs.connect.naming import Naming
 from jobs.connect.settings import KafkaSettings
 from jobs.flink.job import source_watermarks
-from jobs.runtime.decode import wrap_latin1
+from jobs.runtime.decode import wrap_latin1, wrap_line
 
 STARTS = ("committed", "earliest", "latest")
 TRANSACTION_TIMEOUT_MS = "600000"  # below the broker's transaction.max.timeout.ms (default 15 min)
@@ -122,14 +122,14 @@ class _ChangelogLine:
         kind = row.get_row_kind()
         if kind == RowKind.UPDATE_BEFORE:
             return []
-        key, value = row[0], row[1]
+        key, value = row[0], row[1]  # value: the record's bytes (a BYTES column), so nothing is decoded yet
         if kind == RowKind.DELETE or value is None:
             typed = key
             if not self.key_is_text and key is not None:
                 with contextlib.suppress(ValueError):  # the executor dead-letters an undecodable key
                     typed = json.loads(key)
             return [f"{self.source}\t" + json.dumps({self.key_field: typed, "_deleted": True})]
-        return [f"{self.source}\t{value}"]
+        return [f"{self.source}\t{wrap_line(bytes(value))}"]  # invalid UTF-8: a dead letter, not U+FFFD
 
 
 class KafkaInputs:
@@ -178,7 +178,7 @@ class KafkaInputs:
         if self.bounded:
             options["scan.bounded.mode"] = "latest-offset"
         t_env = self.tables.t_env
-        t_env.execute_sql(f"CREATE TEMPORARY TABLE `{table}` (k STRING, v STRING, PRIMARY KEY (k) NOT ENFORCED) "
+        t_env.execute_sql(f"CREATE TEMPORARY TABLE `{table}` (k STRING, v BYTES, PRIMARY KEY (k) NOT ENFORCED) "
                           f"WITH ({_with(options)})")
         rows = t_env.to_changelog_stream(t_env.from_path(table))
         key_type = source.schema.fields.get(source.key)

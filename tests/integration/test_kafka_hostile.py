@@ -96,3 +96,34 @@ def test_hostile_stream_on_kafka(kafka_bootstrap, tmp_path) -> None:
     result = check_hostile_run(stream, mixed, oracle)
     check_fraud_oracle(stream, mixed)
     print("kafka hostile run:", arithmetic(result))
+
+
+BANK = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "low_balance_offer", "low_balance_offer.yaml")
+
+
+def test_changelog_value_that_is_not_utf8_is_a_dead_letter(kafka_bootstrap, tmp_path) -> None:
+    """upsert-kafka's raw STRING value replaced invalid bytes by U+FFFD: a corrupted profile was taken as good.
+    The value is now read as BYTES; the entry decodes it, and refuses it with its exact bytes."""
+    import base64
+
+    kafka = KafkaSettings(kafka_bootstrap)
+    plan = make_plan(load(BANK))
+    naming = Naming(plan.scenario.name, prefix=f"t{uuid.uuid4().hex[:8]}.hostile.")
+    profiles, atm = naming.source_topic("profiles"), naming.source_topic("atm")
+    ensure_topics(kafka, [profiles, atm], compacted=[profiles])
+    good = {"customer_id": "c-1", "name": "Anna", "phone": "+48600100100", "balance": 1.0, "sms_consent": True,
+            "segment": "mass", "updated_at": "2026-11-02T08:00:00Z"}
+    corrupt = json.dumps({**good, "customer_id": "c-2", "name": "Ol@"}).encode().replace(b"@", b"\xe9")
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(acks="all", **kafka.python_kwargs())
+    producer.send(profiles, key=b"c-1", value=json.dumps(good).encode())
+    producer.send(profiles, key=b"c-2", value=corrupt)
+    producer.send(atm, key=b"c-1", value=b"\xff not an event")
+    producer.flush()
+    producer.close()
+    counts = run_bounded(plan, kafka, naming, str(tmp_path / "counts"))
+    dead = read(kafka, f"{naming.prefix}{plan.scenario.name}.dead_letter")
+    assert sorted((d["node"], base64.b64decode(d["raw_base64"])) for d in dead) == \
+        [("atm", b"\xff not an event"), ("profiles", corrupt)]
+    assert {k: counts["profiles"][k] for k in ("in", "out", "dead_letter")} == {"in": 2, "out": 1, "dead_letter": 1}
