@@ -32,7 +32,7 @@ from jobs.compiler.plan import Plan
 from jobs.connect.naming import Naming
 from jobs.connect.settings import KafkaSettings
 from jobs.flink.job import source_watermarks
-from jobs.runtime.decode import wrap_latin1, wrap_line
+from jobs.runtime.rawline import wrap_latin1, wrap_line
 
 STARTS = ("committed", "earliest", "latest")
 TRANSACTION_TIMEOUT_MS = "600000"  # below the broker's transaction.max.timeout.ms (default 15 min)
@@ -82,7 +82,7 @@ def _client_options(kafka: KafkaSettings) -> dict[str, str]:
 class _ToLine:
     """Prefix every value with its source name: the shape the entry operator expects. The value comes as
     ISO-8859-1 text (one char per byte) or None (a record without a value): `wrap_latin1` gives the
-    transport line that the entry turns back into the exact bytes (decode.MARK), so invalid UTF-8 and
+    transport line that the entry turns back into the exact bytes (rawline.MARK), so invalid UTF-8 and
     tombstones become dead letters with their raw input instead of killing the job or being lost."""
 
     def __init__(self, source: str):

@@ -1,12 +1,12 @@
 """Turning raw input (JSON text, CSV rows) into typed values, or a clear reason why not.
 
 Everything here raises `DecodeError` (and only that) for bad input: the executor turns it into a dead letter.
+How raw lines travel to the decoder (bytes that are not UTF-8, Kafka records without a value): rawline.py.
 The limits below are documented in docs/scenarios.md ("Dead letters and limits") and docs/time.md.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
@@ -45,53 +45,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 _DIGITS = re.compile(r"-?[0-9]+")  # ASCII digits only: "²".isdigit() is True but int("²") fails
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# Raw input travels as "source<TAB>line" text. A line that is not valid UTF-8, holds a \r (Flink's line
-# reader would split it) or a NUL, or starts with the marker, travels as MARK + "b64:" + base64 of its
-# bytes; a record without a value (Kafka tombstone) as MARK + "null". accept_raw turns both back.
-MARK = "\x01"
-_B64 = MARK + "b64:"
-_NULL = MARK + "null"
-
-
 class DecodeError(ValueError):
     pass
-
-
-# -- raw lines --------------------------------------------------------------------------------------
-def wrap_line(raw: bytes | None) -> str:
-    """Raw bytes of one input record as transport text (see MARK above): lossless, one line."""
-    if raw is None:
-        return _NULL
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return _B64 + base64.b64encode(raw).decode("ascii")
-    if text.startswith(MARK) or "\r" in text or "\x00" in text:
-        return _B64 + base64.b64encode(raw).decode("ascii")
-    return text
-
-
-def wrap_latin1(value: str | None) -> str:
-    """A Kafka value read as ISO-8859-1 (one char per byte, so lossless) as transport text."""
-    if value is None:
-        return _NULL
-    if value.isascii() and not value.startswith(MARK) and "\r" not in value and "\x00" not in value:
-        return value  # the common case: no copy
-    return wrap_line(value.encode("latin-1"))
-
-
-def unwrap_line(line: str | bytes) -> str | bytes | None:
-    """Transport text back to the record: text, bytes (not valid UTF-8 ...) or None (no value)."""
-    if isinstance(line, str) and line.startswith(MARK):
-        if line == _NULL:
-            return None
-        if line.startswith(_B64):
-            try:
-                return base64.b64decode(line[len(_B64):], validate=True)
-            except ValueError:
-                pass
-        return line.encode("utf-8", "surrogatepass")
-    return line
 
 
 def parse_json(line: str | bytes | None) -> Any:

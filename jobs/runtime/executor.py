@@ -17,7 +17,8 @@ from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
 from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Runtime
 from jobs.nodes.outputs import dead_letter, raw_input
-from jobs.runtime.decode import MARK, DecodeError, check_event_time, parse_json, record_decoder, unwrap_line
+from jobs.runtime.decode import DecodeError, check_event_time, parse_json, record_decoder
+from jobs.runtime.rawline import MARK, unwrap_line
 
 COUNTERS = ("in", "out", "filtered", "dead_letter", "held", "emitted", "late")
 Envelope = tuple  # (segment index, route, key, ts, ctx): route is a node id or "changelog:<source>"

@@ -19,8 +19,8 @@ from jobs.runtime.decode import (
     decode_record,
     parse_json,
     parse_timestamp,
-    wrap_line,
 )
+from jobs.runtime.rawline import wrap_line
 
 
 class InputError(Exception):
@@ -107,7 +107,7 @@ def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[s
     tie), so out-of-order events stay out of order, and a changelog update is seen by later events only.
     Files are read as bytes and split on \n (or \r\n) only: a raw \r stays inside its line, a line that is not UTF-8
     is one dead letter, a blank line too (it is counted, never skipped). Lines come as transport text
-    (decode.wrap_line): the entry turns them back into the exact bytes.
+    (rawline.wrap_line): the entry turns them back into the exact bytes.
     """
     def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str]]:
         rank = 0 if scenario.sources[name].kind == "changelog" else 1

@@ -15,9 +15,10 @@ import pytest
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
-from jobs.runtime import decode
-from jobs.runtime.decode import DecodeError, parse_json, parse_time_value, parse_timestamp, unwrap_line, wrap_line
+from jobs.runtime import decode, rawline
+from jobs.runtime.decode import DecodeError, parse_json, parse_time_value, parse_timestamp
 from jobs.runtime.files import merged_inputs
+from jobs.runtime.rawline import unwrap_line, wrap_line
 from tests.hostile import balanced, run_lines
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,9 +182,9 @@ def test_transport_is_lossless(raw) -> None:
 
 def test_kafka_values_read_as_latin1_come_back_as_their_bytes() -> None:
     for raw in (b'{"a": "\xc3\xa9"}', b"\xff{", b"plain"):
-        assert unwrap_line(decode.wrap_latin1(raw.decode("latin-1"))) in (raw, raw.decode("utf-8", "ignore"))
-        got = unwrap_line(decode.wrap_latin1(raw.decode("latin-1")))
+        assert unwrap_line(rawline.wrap_latin1(raw.decode("latin-1"))) in (raw, raw.decode("utf-8", "ignore"))
+        got = unwrap_line(rawline.wrap_latin1(raw.decode("latin-1")))
         assert (got.encode() if isinstance(got, str) else got) == raw
-    assert unwrap_line(decode.wrap_latin1(None)) is None
+    assert unwrap_line(rawline.wrap_latin1(None)) is None
     with pytest.raises(DecodeError, match="no value"):
         parse_json(None)
