@@ -87,9 +87,7 @@ def to_timestamp(value: Any) -> Any:
         # Python 3.10's fromisoformat does not accept a 'Z' suffix.
         dt = datetime.fromisoformat(s[:-1] + "+00:00" if s[-1:] in ("Z", "z") else s)
     except ValueError:
-        raise EvalError(
-            f"invalid timestamp {short(value)} (expected ISO-8601 like '2024-01-01T10:00:00Z')"
-        ) from None
+        raise EvalError(f"invalid timestamp {short(value)} (expected ISO-8601 like '2024-01-01T10:00:00Z')") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return (dt - EPOCH) // ONE_MS

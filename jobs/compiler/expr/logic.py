@@ -177,7 +177,9 @@ class LogicGen(_Base):
             check_comparable(node, x.type, bound.type, True, "between")
         if x.const is NOCONST:
             t = self.tmp()
-            first = Value(x.type, f"({t} := {x.code})", x.pos, x.end, nullable=x.nullable)
+            # nullable=True even if x never is: its null test is then the first thing evaluated, so `t` is set
+            # before anything can short-circuit past it.
+            first = Value(x.type, f"({t} := {x.code})", x.pos, x.end, nullable=True)
             again = Value(x.type, t, x.pos, x.end, nullable=x.nullable)
         else:
             first = again = x
@@ -216,6 +218,8 @@ class LogicGen(_Base):
                 return f"{{0}}.endswith({lits[1]})"
             if len(segs) == 3 and not segs[0].size and not segs[2].size:
                 return f"{lits[1]} in {{0}}"
+        if len(segs) <= 2:  # at most one `%`: a regex with one `.*` backtracks at most once per position
+            return f"{self.const(like.regex())}.fullmatch({{0}}) is not None"
         return f"{self.const(like)}({{0}})"
 
     def g_not_like(self, node: Node) -> Value:

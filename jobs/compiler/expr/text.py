@@ -67,6 +67,10 @@ class Like:
         self.segments = [_Segment(p) for p in parts]
         self.min_size = sum(s.size for s in self.segments)
 
+    def regex(self) -> re.Pattern[str]:
+        """The same test as a regex; linear only while there is at most one `%` (the caller checks)."""
+        return re.compile(".*".join(s.regex.pattern for s in self.segments), re.DOTALL)
+
     def __call__(self, s: str) -> bool:
         segs = self.segments
         if not self.wild:
