@@ -305,10 +305,14 @@ def test_pickle_recompiles(dumps: Any) -> None:
 def test_like_is_compiled_once() -> None:
     ce = compile_expression("segment like 'a%'", ENV)
     assert ".startswith('a')" in ce.code  # a prefix pattern is one str method call, no matcher object
-    ce = compile_expression("segment like 'a_%b'", ENV)
-    matchers = [v for v in ce.fn.__globals__.values() if type(v).__name__ == "Like"]
-    assert [m.pattern for m in matchers] == ["a_%b"]
+    ce = compile_expression("segment like 'a_%b'", ENV)  # one %: a regex with a single .* (linear)
+    patterns = [v.pattern for v in ce.fn.__globals__.values() if type(v).__name__ == "Pattern"]
+    assert patterns == ["a..*b"]
     assert ce({"segment": "axxb"}) is True and ce({"segment": "ab"}) is False
+    ce = compile_expression("segment like 'a%_%b'", ENV)  # more: the segment matcher, built once
+    matchers = [v for v in ce.fn.__globals__.values() if type(v).__name__ == "Like"]
+    assert [m.pattern for m in matchers] == ["a%_%b"]
+    assert ce({"segment": "axb"}) is True and ce({"segment": "ab"}) is False
 
 
 def test_literal_folding() -> None:

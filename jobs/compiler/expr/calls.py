@@ -49,7 +49,8 @@ def gen_call(cg: CodeGen, node: Node) -> Value:
         try:
             value = fn.impl(*(a.const for a in args))
         except Exception as e:
-            raise ExprError(f"{name}: {e}", node.pos) from None
+            text = str(e)
+            raise ExprError(text if text.startswith(f"{name}") else f"{name}: {text}", node.pos) from None
         return Value(result, cg.const(value), node.pos, node.end, nullable=value is None, const=value,
                      strict_bool=isinstance(value, bool) and result in (BOOL, ANY))  # fmt: skip
     code = f"{cg.helper('f_' + name, fn.impl)}({', '.join(a.code for a in args)})"
