@@ -152,6 +152,10 @@ def test_any_values_are_checked_before_arithmetic() -> None:
         check_condition("extra", ENV)({"extra": "yes"})
     with pytest.raises(EvalError, match="'like' needs a string, got int"):
         ev("extra like 'a%'", extra=5)
+    for source, value in [("round(extra)", "x"), ("lower(extra)", 5), ("abs(extra)", "x"), ("length(extra)", 3)]:
+        with pytest.raises(EvalError, match=rf"^{source.split('(')[0]}\("):
+            ev(source, extra=value)
+    assert ev("round(extra)", extra=2.5) == 3.0
     assert ev("extra * 2", extra=2.5) == 5.0
     assert ev("extra + 1", extra=None) is None
 

@@ -1,13 +1,14 @@
 """Checked arithmetic: + - * / % and unary minus on ints (signed 64-bit) and floats (finite), and `||`.
 
-Typed operands get inline code with one chained range test (`lo <= (t := a * b) <= hi`, ~25 ns) instead of a
-helper call; `any` operands go through runtime helpers that check the types first, so `str * int` and
+Typed operands get inline code with one chained range test (`lo <= (t := a * b) <= hi`, ~25 ns) per chain of
++ - * instead of a helper call; `any` operands go through runtime helpers that check the types first, so `str * int` and
 printf-style `str % x` can never run. Literal operands are folded at compile time with the same checks, so
 `9223372036854775807 + 1` is a compile error at the operator.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..types import ANY, FLOAT, INT, NULL, STRING, TIMESTAMP, Type
@@ -85,4 +86,11 @@ class ArithGen(_Base):
             return Value(result, f"{helper}({a.code}, {b.code}, {src!r})", node.pos, node.end)
         if NULL in (ta, tb):
             return Value(result, "None", node.pos, node.end, const=None)
-        return self.null_guarded(node, result, [a, b], lambda r: self.range_checked(f"{r[0]} {op} {r[1]}", result, src))
+        # A chain of + - * is range-checked once, on its result: the operands' unchecked codes are used. Floats
+        # lose nothing (inf and nan propagate to the end: inf * 0 is nan, which fails the check too); ints are
+        # exact in Python, so an intermediate beyond 64 bits whose chain ends in range gives the exact result.
+        parts = [replace(v, code=v.raw) if v.raw is not None else v for v in (a, b)]
+        raw = self.null_guarded(node, result, parts, lambda r: f"{r[0]} {op} {r[1]}")
+        value = self.null_guarded(node, result, parts, lambda r: self.range_checked(f"{r[0]} {op} {r[1]}", result, src))
+        value.raw = raw.code
+        return value

@@ -93,7 +93,7 @@ class CodeGen(LogicGen, ArithGen):
 
     def g_paren(self, node: Node) -> Value:
         v = self.gen(node.args[0])
-        return Value(v.type, v.code, node.pos, node.end, v.nullable, v.const, v.strict_bool, v.truth, v.falsity)
+        return Value(v.type, v.code, node.pos, node.end, v.nullable, v.const, v.strict_bool, v.truth, v.falsity, v.raw)
 
     def g_tuple(self, node: Node) -> Value:
         raise ExprError("a parenthesized list of values is only allowed after 'in'", node.pos)

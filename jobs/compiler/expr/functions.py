@@ -29,6 +29,8 @@ class Value:
     # cheaper form than testing `code` exists (e.g. `a is not None and a > 1`); None: derived from `code`.
     truth: str | None = None
     falsity: str | None = None
+    # Arithmetic: the same value without its range check, for an enclosing + - * (checked once, at the end).
+    raw: str | None = None
 
 
 Check = Callable[[str, list[Value]], Type]
