@@ -8,7 +8,9 @@ oracle function registered in SQLite (e.g. Unicode upper), or in the comparison 
 earlier operand makes irrelevant). Each encoding counts the cases it decided in a bucket; the summary at the end
 of the run shows the buckets (pytest -s), and the test fails on any mismatch outside them.
 
-KAIROS_DIFF_CASES=200000 runs more cases (several seeds); the default, 12,000 cases, takes ~10 s here.
+Besides the generated expressions, two probe sets cover what small values cannot reach: int overflow (big
+operands, SQLite's result becomes a float) and float-to-text (compared as numbers, SQLite prints 15 digits).
+KAIROS_DIFF_CASES=200000 runs more cases (several seeds); the default, 12,000 cases (+10% probes), takes ~5 s.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ class Gen:
     @property
     def int_ops(self) -> list[Any]:
         return [self.arith_int, self.arith_int, self.neg, self.mod_int, self.abs_, self.length, self.case_,
-                self.coalesce_, self.if_, self.least_, self.round_int]  # fmt: skip
+                self.coalesce_, self.if_, self.least_, self.round_int, self.floor_ceil]  # fmt: skip
 
     @property
     def float_ops(self) -> list[Any]:
@@ -106,7 +108,7 @@ class Gen:
     @property
     def str_ops(self) -> list[Any]:
         return [self.cat, self.lower_upper, self.substr, self.trim, self.replace, self.case_, self.coalesce_,
-                self.to_string]  # fmt: skip
+                self.to_string, self.concat]  # fmt: skip
 
     @property
     def bool_ops(self) -> list[Any]:
@@ -149,6 +151,15 @@ class Gen:
     def length(self, d: int, t: Type) -> Expr:
         a = self.expr(STRING, d)
         return Expr(f"length({a.ours})", f"length({a.sql})", INT)
+
+    def floor_ceil(self, d: int, t: Type) -> Expr:
+        a, f = self.expr(FLOAT, d), self.pick(["floor", "ceil"])
+        return Expr(f"{f}({a.ours})", f"{f}({a.sql})", INT)
+
+    def concat(self, d: int, t: Type) -> Expr:
+        # concat skips nulls (PostgreSQL), where || gives null.
+        a, b = self.expr(STRING, d), self.expr(STRING, d)
+        return Expr(f"concat({a.ours}, {b.ours})", f"(coalesce({a.sql}, '') || coalesce({b.sql}, ''))", STRING)
 
     def round_int(self, d: int, t: Type) -> Expr:
         a = self.expr(INT, d)
@@ -464,6 +475,64 @@ def _check_one(e: Expr, fn: Any, cond: Any, ctx: dict[str, Any], params: dict[st
     return None
 
 
+BIG_INTS = [2**62, -(2**62), 2**63 - 1, -(2**63), 3 * 10**9, -3 * 10**9, 7, 0, None]
+OVERFLOW_PROBES = ["i1 * i2", "i1 + i2", "i1 - i2", "-i1", "abs(i1)", "i1 * 2 + i2"]
+
+
+def run_overflow_probes(rng: random.Random, n: int, buckets: Counter[str]) -> None:
+    """Int overflow is an error here; SQLite turns the result into a float (or raises for abs/negation)."""
+    db = sqlite3.connect(":memory:")
+    for _ in range(n):
+        source = rng.choice(OVERFLOW_PROBES)
+        params = {"i1": rng.choice(BIG_INTS), "i2": rng.choice(BIG_INTS)}
+        sql = source.replace("i1", ":i1").replace("i2", ":i2")
+        try:
+            theirs, kind = db.execute(f"SELECT {sql}, typeof({sql})", params).fetchone()
+        except sqlite3.OperationalError as e:
+            assert "integer overflow" in str(e)
+            theirs, kind = None, "real"
+        try:
+            ours = compile_expression(source, ENV)(params)
+        except EvalError as e:
+            assert "64-bit" in str(e), (source, params, e)
+            assert kind == "real", (source, params, theirs)
+            buckets["integer overflow is an error (SQLite: a float)"] += 1
+            continue
+        if kind == "real" and source == "i1 * 2 + i2":
+            # A chain is computed exactly and only its result must fit (SQLite: a float once a step overflows).
+            assert ours == params["i1"] * 2 + params["i2"], (params, ours)
+            buckets["an int chain is exact, only its result must fit"] += 1
+            continue
+        assert kind in ("integer", "null") and ours == theirs, (source, params, ours, theirs)
+        buckets["same value"] += 1
+    buckets["cases"] += n
+
+
+def run_float_text_probes(rng: random.Random, n: int, buckets: Counter[str]) -> None:
+    """to_string(float) is the shortest text that reads back as the same float (SQLite: 15 digits)."""
+    gen, strict = Gen(rng), Oracle(strict=False)
+    for _ in range(n):
+        e = gen.expr(FLOAT, 2)
+        ctx, params = _event(rng)
+        try:
+            fn = compile_expression(f"to_string({e.ours})", ENV)
+        except ExprError as exc:
+            assert "with null is always null" in exc.message
+            continue  # counted by run_cases's bucket for the same difference
+        try:
+            text = fn(ctx)
+        except (ZeroDivisionError, EvalError):
+            continue  # errors are compared by run_cases
+        theirs = strict.eval(e.sql, params)[1]
+        if text is None or theirs is None:
+            assert text is None and theirs is None, (e.ours, ctx, text, theirs)
+        else:
+            assert float(text) == theirs + 0.0 and text == repr(float(text)), (e.ours, ctx, text, theirs)
+            assert text != "-0.0"
+            buckets["float text is the shortest round-trip form"] += 1
+        buckets["cases"] += 1
+
+
 def test_against_sqlite() -> None:
     total = int(os.environ.get("KAIROS_DIFF_CASES", DEFAULT_CASES))
     summary: Counter[str] = Counter()
@@ -471,6 +540,9 @@ def test_against_sqlite() -> None:
     while total > 0:
         n = min(total, 50_000)
         summary.update(run_cases(n, seed))
+        rng = random.Random(seed)
+        run_overflow_probes(rng, n // 20, summary)
+        run_float_text_probes(rng, n // 20, summary)
         total -= n
         seed += 1
     print("\nkairos vs SQLite:", dict(summary))
@@ -479,3 +551,5 @@ def test_against_sqlite() -> None:
     # Every documented difference the generator can reach was reached (else an encoding is dead code).
     assert summary["comparison with the literal null is a compile error"] > 0
     assert summary["error where SQL gives NULL (division by zero, power domain)"] > 0
+    assert summary["integer overflow is an error (SQLite: a float)"] > 0
+    assert summary["float text is the shortest round-trip form"] > 0
