@@ -245,3 +245,16 @@ def test_literal_domain_errors_are_compile_errors_naming_the_function() -> None:
     assert compile_error("power(-1.0, 0.5)").message.startswith("power(-1.0, 0.5): a negative number")
     assert compile_error("round(2.5, 16)").message == "function round: digits must be between -15 and 15, got 16"
     assert compile_expression("round(1e308, 2)", ENV)({}) == 1e308  # 28-digit decimals made this fail
+
+
+def test_evaluation_order_left_to_right_stopping_when_decided() -> None:
+    assert ev("a * (b % 0)", a=None, b=3) is None  # the null operand decides first: b % 0 never runs
+    with pytest.raises(ZeroDivisionError):
+        ev("(b % 0) + a", a=None, b=3)
+    assert ev("a > 1 and b / 0 > 1", a=0, b=1) is False  # false decides `and`
+    with pytest.raises(ZeroDivisionError):
+        ev("a > 1 and b / 0 > 1", a=None, b=1)  # null does not decide `and`: the value needs the other side
+    assert check_condition("a > 1 and b / 0 > 1", ENV)({"a": None, "b": 1}) is False  # a condition stops early
+    assert ev("a > 1 or b / 0 > 1", a=5, b=1) is True
+    err = compile_error("case when false then 1 / 0 end")  # literals are folded even in a branch never taken
+    assert (err.message, err.offset) == ("division by zero in '1 / 0'", 23)
