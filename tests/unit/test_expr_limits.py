@@ -155,6 +155,8 @@ def test_any_values_are_checked_before_arithmetic() -> None:
     for source, value in [("round(extra)", "x"), ("lower(extra)", 5), ("abs(extra)", "x"), ("length(extra)", 3)]:
         with pytest.raises(EvalError, match=rf"^{source.split('(')[0]}\("):
             ev(source, extra=value)
+    assert ev("extra in (1, 2)", extra=[1]) is False  # a list is compared, not hashed
+    assert ev("extra in (1, null)", extra=3) is None
     assert ev("round(extra)", extra=2.5) == 3.0
     assert ev("extra * 2", extra=2.5) == 5.0
     assert ev("extra + 1", extra=None) is None

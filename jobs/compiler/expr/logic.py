@@ -141,7 +141,7 @@ class LogicGen(_Base):
             for item in items:
                 if item.type != NULL:
                     check_comparable(node, left.type, item.type, False, word)
-            if all(i.const is not NOCONST for i in items):
+            if all(i.const is not NOCONST for i in items) and left.type != ANY:  # any: maybe unhashable
                 found = self._in_constants(node, left, [i.const for i in items])
             else:
                 listed = "(" + "".join(i.code + ", " for i in items) + ")"
