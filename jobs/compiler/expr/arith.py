@@ -44,7 +44,7 @@ class ArithGen(_Base):
     def folded(self, node: Node, t: Type, compute: Any) -> Value:
         """A constant result computed now: an error is a compile error at the operator."""
         try:
-            value = rt.checked(compute(), self.text(node))
+            value = rt.checked(compute(), self.label(node))
         except (ArithmeticError, ValueError) as e:
             raise ExprError(str(e), node.where) from None
         return Value(t, self.const(value), node.pos, node.end, nullable=value is None, const=value)
@@ -53,7 +53,7 @@ class ArithGen(_Base):
         v = self.gen(node.args[0])
         if not numeric(v.type):
             raise ExprError(f"'-' needs a number, got {v.type}", node.pos)
-        src = self.text(node)
+        src = self.label(node)
         if _is_number(v.const):
             return self.folded(node, v.type, lambda: -v.const)
         if v.type in (ANY, NULL):
@@ -65,7 +65,7 @@ class ArithGen(_Base):
     def g_binop(self, node: Node) -> Value:
         a, b = self.gen(node.args[0]), self.gen(node.args[1])
         op, ta, tb = str(node.value), a.type, b.type
-        src = self.text(node)
+        src = self.label(node)
         if op == "||":
             for v in (a, b):
                 if v.type not in (STRING, ANY, NULL):

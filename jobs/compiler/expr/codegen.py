@@ -54,6 +54,11 @@ class CodeGen(LogicGen, ArithGen):
     def text(self, node: Node) -> str:
         return self.source[node.pos : node.end]
 
+    def label(self, node: Node) -> str:
+        """The node's text for a run-time message, cut: it is embedded in the code of every checked operator."""
+        text = self.text(node)
+        return text if len(text) <= 80 else text[:70] + " ..."
+
     def bind(self, v: Value) -> tuple[str, str]:
         """(assign, ref): `(_t := code)` to evaluate once and the name to reuse, or ('', code) if never null."""
         if not v.nullable:
