@@ -8,7 +8,7 @@ from typing import Any
 import cloudpickle
 import pytest
 
-from jobs.compiler.expr import FUNCTIONS, CompiledExpr, ExprError, check_condition, compile_expression
+from jobs.compiler.expr import FUNCTIONS, CompiledExpr, EvalError, ExprError, check_condition, compile_expression
 from jobs.compiler.types import ANY, BOOL, FLOAT, INT, STRING, TIMESTAMP, ListType, MapType, RecordType, Type
 
 TS = 1711845000000  # 2024-03-31T00:30:00Z: Warsaw switches to summer time (CEST) at 01:00Z that night
@@ -87,23 +87,23 @@ CASES: list[tuple[str, object, Type]] = [
     ("segment > 'a'", True, BOOL),
     ("ts > ts2", True, BOOL),
     ("flag = true", True, BOOL),
-    ("missing > 1", False, BOOL),
-    ("missing != 1", False, BOOL),
-    ("missing = missing", False, BOOL),
+    ("missing > 1", None, BOOL),  # SQL: comparisons with null are UNKNOWN (null)
+    ("missing != 1", None, BOOL),
+    ("missing = missing", None, BOOL),
     # logic, null as false
     ("amount > 100 and segment = 'gold'", True, BOOL),
     ("amount > 100 AND segment = 'x'", False, BOOL),
     ("amount > 1000 or flag", True, BOOL),
     ("not flag", False, BOOL),
-    ("NOT missing > 1", True, BOOL),
-    ("missing > 1 or missing < 1", False, BOOL),
+    ("NOT missing > 1", None, BOOL),  # NOT UNKNOWN is UNKNOWN
+    ("missing > 1 or missing < 1", None, BOOL),
     ("not not flag", True, BOOL),
     # in / not in / between / is null / like
     ("segment in ('gold', 'silver')", True, BOOL),
     ("segment IN ('bronze')", False, BOOL),
     ("segment not in ('bronze', 'silver')", True, BOOL),
-    ("nostr in ('a', null)", False, BOOL),
-    ("nostr not in ('a')", False, BOOL),
+    ("nostr in ('a', null)", None, BOOL),
+    ("nostr not in ('a')", None, BOOL),
     ("amount in (1, amount)", True, BOOL),
     ("'vip' in tags", True, BOOL),
     ("'old' in tags", False, BOOL),
@@ -112,8 +112,8 @@ CASES: list[tuple[str, object, Type]] = [
     ("amount between 100 and 200", True, BOOL),
     ("amount between 1 and 2 and flag", False, BOOL),
     ("amount not between 1 and 2", True, BOOL),
-    ("missing between 1 and 2", False, BOOL),
-    ("missing not between 1 and 2", False, BOOL),
+    ("missing between 1 and 2", None, BOOL),
+    ("missing not between 1 and 2", None, BOOL),
     ("missing is null", True, BOOL),
     ("amount is null", False, BOOL),
     ("amount IS NOT NULL", True, BOOL),
@@ -125,7 +125,7 @@ CASES: list[tuple[str, object, Type]] = [
     ("'abc' like 'a.c'", False, BOOL),
     ("'50%' like '50\\%'", True, BOOL),
     ("'505' like '50\\%'", False, BOOL),
-    ("nostr like '%'", False, BOOL),
+    ("nostr like '%'", None, BOOL),
     # case / if / coalesce
     ("case when amount > 100 then 'big' when amount > 10 then 'mid' else 'small' end", "big", STRING),
     ("case when amount > 1000 then 1 end", None, INT),
@@ -158,7 +158,7 @@ CASES: list[tuple[str, object, Type]] = [
     ("length(tags)", 2, INT),
     ("substr('abcdef', 2, 3)", "bcd", STRING),
     ("substr('abcdef', 3)", "cdef", STRING),
-    ("substr('abcdef', 0, 2)", "ab", STRING),
+    ("substr('abcdef', 0, 2)", "a", STRING),  # SQL: positions 0 and 1; 0 does not exist
     ("starts_with(segment, 'go')", True, BOOL),
     ("ends_with(segment, 'x')", False, BOOL),
     ("contains(segment, 'ol')", True, BOOL),
@@ -268,7 +268,9 @@ def test_literal_null_checks_fold_without_warnings() -> None:
 def test_check_condition() -> None:
     ce = check_condition("payload.x", ENV)
     assert ce.type == BOOL
-    assert ce({"payload": {"x": 1}}) is False  # a non-bool from an `any` value counts as false
+    with pytest.raises(EvalError, match="condition needs bool, got int 1"):  # a dead letter, not "filtered"
+        ce({"payload": {"x": 1}})
+    assert ce({"payload": {}}) is False  # null: not TRUE
     assert ce({"payload": {"x": True}}) is True
     assert check_condition("flag", ENV)({}) is False
     with pytest.raises(ExprError) as err:
@@ -302,9 +304,15 @@ def test_pickle_recompiles(dumps: Any) -> None:
 
 def test_like_is_compiled_once() -> None:
     ce = compile_expression("segment like 'a%'", ENV)
-    patterns = [v for v in ce.fn.__globals__.values() if type(v).__name__ == "Pattern"]
-    assert [p.pattern for p in patterns] == ["a.*"]
-    assert "fullmatch" in ce.code
+    assert ".startswith('a')" in ce.code  # a prefix pattern is one str method call, no matcher object
+    ce = compile_expression("segment like 'a_%b'", ENV)  # one %: a regex with a single .* (linear)
+    patterns = [v.pattern for v in ce.fn.__globals__.values() if type(v).__name__ == "Pattern"]
+    assert patterns == ["a..*b"]
+    assert ce({"segment": "axxb"}) is True and ce({"segment": "ab"}) is False
+    ce = compile_expression("segment like 'a%_%b'", ENV)  # more: the segment matcher, built once
+    matchers = [v for v in ce.fn.__globals__.values() if type(v).__name__ == "Like"]
+    assert [m.pattern for m in matchers] == ["a%_%b"]
+    assert ce({"segment": "axb"}) is True and ce({"segment": "ab"}) is False
 
 
 def test_literal_folding() -> None:

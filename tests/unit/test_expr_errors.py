@@ -29,7 +29,7 @@ ERRORS: list[tuple[str, int, str]] = [
     ("not amount", 4, "'not' needs bool, got int"),
     ("flag and 1", 9, "'and' needs bool, got int"),
     ("flag < true", 5, "cannot order bool values with '<'"),
-    ("amount = null", 7, "'=' with null is always false; use 'is null' or 'is not null'"),
+    ("amount = null", 7, "'=' with null is always null (unknown); use 'is null' or 'is not null'"),
     ("segment in ('a', 1)", 0, "cannot compare string with int"),
     ("1 in tags", 0, "cannot compare int with string"),
     ("amount like 'a%'", 0, "'like' needs a string, got int"),

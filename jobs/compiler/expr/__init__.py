@@ -7,7 +7,7 @@ See docs/expressions.md for the language and docs/decisions/0005-expression-lang
 """
 
 from .api import CompiledExpr, check_condition, compile_expression
-from .errors import ExprError
+from .errors import EvalError, ExprError
 from .functions import FUNCTIONS, Function
 
-__all__ = ["FUNCTIONS", "CompiledExpr", "ExprError", "Function", "check_condition", "compile_expression"]
+__all__ = ["FUNCTIONS", "CompiledExpr", "EvalError", "ExprError", "Function", "check_condition", "compile_expression"]

@@ -54,7 +54,7 @@ def _build(
             what = "condition" if expected == BOOL else "expression"
             raise ExprError(f"{what} must be {expected}, got {result}", 0)
         if expected == BOOL:
-            # Filters get a real bool: null (or a non-bool from an `any` value) counts as false.
+            # Conditions get a real bool: True only when the value is TRUE (SQL WHERE); false and null drop.
             code = cg.truth(value, "condition")
             result = BOOL
         elif result in (ANY, NULL):
@@ -76,5 +76,5 @@ def compile_expression(source: str, env: Mapping[str, Type], *, expected: Type |
 
 
 def check_condition(source: str, env: Mapping[str, Type]) -> CompiledExpr:
-    """Compile a filter condition: must be bool; evaluates to True/False (null => False)."""
+    """Compile a filter condition: must be bool; True exactly when it is TRUE (false and null give False)."""
     return CompiledExpr(source, env, BOOL)

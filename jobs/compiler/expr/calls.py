@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..types import ANY, BOOL, Type
-from .errors import ExprError
+from .errors import EvalError, ExprError
 from .functions import FUNCTIONS, NOCONST, Function, Value
 from .grammar import Node
+from .runtime import short
 from .text import suggest
 
 if TYPE_CHECKING:
@@ -21,6 +23,19 @@ def _arity(fn: Function) -> str:
     if hi == lo + 1:
         return f"{lo} or {hi} arguments"
     return f"at least {lo} argument{'s' if lo != 1 else ''}" if lo else f"at most {hi} arguments"
+
+
+def guarded(fname: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    """`impl` for arguments of type `any`: a value of the wrong kind is an EvalError naming the function."""
+
+    def fn(*args: Any) -> Any:
+        try:
+            return impl(*args)
+        except (TypeError, AttributeError, ArithmeticError) as e:  # decimal.InvalidOperation is an ArithmeticError
+            shown = ", ".join(short(a) for a in args)
+            raise EvalError(f"{fname}({shown}): an argument of the wrong type ({type(e).__name__})") from None
+
+    return fn
 
 
 def gen_call(cg: CodeGen, node: Node) -> Value:
@@ -49,8 +64,12 @@ def gen_call(cg: CodeGen, node: Node) -> Value:
         try:
             value = fn.impl(*(a.const for a in args))
         except Exception as e:
-            raise ExprError(f"{name}: {e}", node.pos) from None
+            text = str(e)
+            raise ExprError(text if text.startswith(f"{name}") else f"{name}: {text}", node.pos) from None
         return Value(result, cg.const(value), node.pos, node.end, nullable=value is None, const=value,
                      strict_bool=isinstance(value, bool) and result in (BOOL, ANY))  # fmt: skip
-    code = f"{cg.helper('f_' + name, fn.impl)}({', '.join(a.code for a in args)})"
+    impl = fn.impl
+    if any(a.type == ANY for a in args):  # the static check let it through: check the kind when it runs
+        impl, name = guarded(name, impl), name + "_any"
+    code = f"{cg.helper('f_' + name, impl)}({', '.join(a.code for a in args)})"
     return Value(result, code, node.pos, node.end)

@@ -1,4 +1,4 @@
-"""The one exception the expression language raises at compile time."""
+"""The two exceptions of the expression language: ExprError at compile time, EvalError per event."""
 
 from __future__ import annotations
 
@@ -16,3 +16,11 @@ class ExprError(Exception):
 
     def __reduce__(self) -> tuple[type, tuple[str, int]]:
         return (ExprError, (self.message, self.offset))
+
+
+class EvalError(ValueError):
+    """One event's data is outside what an expression can compute (overflow, a size limit, a function's domain).
+
+    The message names the operator or function and the value; the engine dead-letters the event. A ValueError
+    so that callers catching the historical ValueError keep working.
+    """

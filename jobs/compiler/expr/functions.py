@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..types import ANY, BOOL, FLOAT, INT, NULL, STRING, TIMESTAMP, ListType, MapType, Type, assignable, common_type
-from . import runtime as rt
-from .errors import ExprError
+from . import library as rt
+from .errors import EvalError, ExprError
 
 MAX_ARGS = 32
 NOCONST: Any = object()
@@ -25,6 +25,12 @@ class Value:
     nullable: bool = True
     const: Any = NOCONST  # the value, when it is a literal
     strict_bool: bool = False  # always a real True/False, never null
+    # For conditions (true only when TRUE): code that is True exactly when the value is TRUE / is FALSE, when a
+    # cheaper form than testing `code` exists (e.g. `a is not None and a > 1`); None: derived from `code`.
+    truth: str | None = None
+    falsity: str | None = None
+    # Arithmetic: the same value without its range check, for an enclosing + - * (checked once, at the end).
+    raw: str | None = None
 
 
 Check = Callable[[str, list[Value]], Type]
@@ -67,7 +73,7 @@ def _zone_arg(fname: str, args: list[Value], i: int) -> None:
         if isinstance(args[i].const, str):
             try:
                 rt.zone(args[i].const)
-            except ValueError as e:
+            except EvalError as e:
                 raise ExprError(f"function {fname}: {e}", args[i].pos) from None
 
 
@@ -145,10 +151,10 @@ def _check_if(fname: str, args: list[Value]) -> Type:
 S, N, T = ("string",), ("number",), ("timestamp",)
 _SPECS: list[tuple[str, str, str, int, int, Check, Callable[..., Any] | None]] = [
     # name, signature, doc, min args, max args, check, implementation
-    ("lower", "lower(s: string) -> string", "Lower-case.", 1, 1, _typed([S], STRING), rt.strict(str.lower)),
-    ("upper", "upper(s: string) -> string", "Upper-case.", 1, 1, _typed([S], STRING), rt.strict(str.upper)),
-    ("trim", "trim(s: string) -> string", "Strip leading/trailing whitespace.", 1, 1, _typed([S], STRING),
-     rt.strict(str.strip)),
+    ("lower", "lower(s: string) -> string", "Lower-case.", 1, 1, _typed([S], STRING), rt.strict(rt.lower)),
+    ("upper", "upper(s: string) -> string", "Upper-case.", 1, 1, _typed([S], STRING), rt.strict(rt.upper)),
+    ("trim", "trim(s: string) -> string", "Strip leading/trailing spaces.", 1, 1, _typed([S], STRING),
+     rt.strict(rt.trim)),
     ("length", "length(x: string | list) -> int", "Characters in a string or items in a list.", 1, 1,
      _typed([("string", "list")], INT), rt.size),
     ("substr", "substr(s: string, start: int[, len: int]) -> string",
@@ -161,11 +167,11 @@ _SPECS: list[tuple[str, str, str, int, int, Check, Callable[..., Any] | None]] =
     ("contains", "contains(x: string | list, item) -> bool", "Substring or list-membership test.", 2, 2,
      _check_contains, rt.contains),
     ("replace", "replace(s: string, old: string, new: string) -> string", "Replace every occurrence.", 3, 3,
-     _typed([S, S, S], STRING), rt.strict(str.replace)),
+     _typed([S, S, S], STRING), rt.strict(rt.replace)),
     ("concat", "concat(x, ...) -> string", "Concatenate values as text; nulls are skipped.", 0, MAX_ARGS,
      _check_concat, rt.concat),
     ("abs", "abs(x: number) -> number", "Absolute value.", 1, 1, lambda f, a: want(f, a, 0, "number"),
-     rt.strict(abs)),
+     rt.abs_),
     ("round", "round(x: number[, digits: int]) -> number", "Round half away from zero to `digits` (0) places.",
      1, 2, _check_round, rt.round_),
     ("floor", "floor(x: number) -> int", "Largest int <= x.", 1, 1, _typed([N], INT), rt.floor_),
@@ -184,7 +190,7 @@ _SPECS: list[tuple[str, str, str, int, int, Check, Callable[..., Any] | None]] =
      _typed([("primitive",)], STRING), rt.to_string),
     ("size", "size(x: list | map) -> int", "Number of items in a list or entries in a map.", 1, 1,
      _typed([("list", "map")], INT), rt.size),
-    ("if", "if(cond: bool, then, else) -> common type", "`then` when cond is true, else `else` (null cond => else).",
+    ("if", "if(cond: bool, then, else) -> common type", "`then` when cond is TRUE, else `else`.",
      3, 3, _check_if, None),
     ("coalesce", "coalesce(x, ...) -> common type", "First non-null argument.", 1, MAX_ARGS,
      lambda f, a: _common(f, a), None),
@@ -213,6 +219,6 @@ for _unit in ("seconds", "minutes", "hours", "days"):
         )
     )
     _SPECS.append((_unit, f"{_unit}(n: number) -> int", f"Milliseconds in n {_unit} (`ts + {_unit}(2)`).", 1, 1,
-                   _typed([N], INT), rt.duration(rt.MS[_unit])))  # fmt: skip
+                   _typed([N], INT), rt.duration(_unit, rt.MS[_unit])))  # fmt: skip
 
 FUNCTIONS: dict[str, Function] = {s[0]: Function(*s) for s in _SPECS}

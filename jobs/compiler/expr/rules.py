@@ -35,7 +35,7 @@ def arith_type(node: Node, op: str, ta: Type, tb: Type) -> Type:
 def check_comparable(node: Node, ta: Type, tb: Type, ordered: bool, what: str) -> None:
     """Can `ta` and `tb` be compared (`ordered`: with < <= > >=)? Raise an ExprError if not."""
     if NULL in (ta, tb):
-        raise ExprError(f"'{what}' with null is always false; use 'is null' or 'is not null'", node.where)
+        raise ExprError(f"'{what}' with null is always null (unknown); use 'is null' or 'is not null'", node.where)
     if ANY in (ta, tb) or (numeric(ta) and numeric(tb)):
         return
     if ta == tb and ta in (STRING, TIMESTAMP):
