@@ -67,6 +67,12 @@ class ActionRuntime(NodeRuntime):
         return [StateSpec(self.id, "pending", "map")] if self.delay_ms else []
 
 
+def summary(data: dict) -> str:
+    """What `kairos graph` writes in the box."""
+    delay = f" after {data['delay']}" if "delay" in data else ""
+    return f"{data.get('channel')} → {data.get('to', 'key')}{delay}"
+
+
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     to = cc.expr(params.get("to"), env, what="'to'")
     payload = cc.expr_map(params["payload"].value, env, "payload", sequential=False) if "payload" in params else None

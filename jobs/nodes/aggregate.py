@@ -17,7 +17,7 @@ from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.params import Value
 from jobs.compiler.types import ANY, STRING, TIMESTAMP, is_numeric
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec, names
 from udfs.aggregators import AGGREGATORS
 
 TYPE = "aggregate"
@@ -121,6 +121,12 @@ class AggregateRuntime(NodeRuntime):
         return [StateSpec(self.id, "windows", "value")]
 
 
+def summary(data: dict) -> str:
+    """What `kairos graph` writes in the box."""
+    length = data.get("size") or data.get("gap")
+    return f"{data.get('window')} {length}: {names(data.get('aggregations'))}"
+
+
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     errors_before = len(cc.errors.diagnostics)
     window, emit = params["window"].value if "window" in params else None, params["emit"].value
@@ -176,4 +182,4 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     else:
         out_env = {**env, **out_types}
     runtime = AggregateRuntime(spec.id, window, params[length].value or 1, emit, key_name, aggregations)
-    return Compiled(runtime, {DEFAULT_PORT: out_env}, keyed=True, key=key, uses_time=True)
+    return Compiled(runtime, {DEFAULT_PORT: out_env}, keyed=True, key=key, uses_time=True, holds=emit == "on_close")

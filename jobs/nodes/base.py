@@ -84,6 +84,7 @@ class Compiled:
     changelog: str | None = None  # enrich from a changelog: the source whose updates it consumes
     terminal: bool = False  # action / detected: nothing flows on
     uses_time: bool = False  # depends on watermarks (windows, event-time joins): late events are dead letters
+    holds: bool = False  # may keep an event in keyed state and pass it on later (from a timer): counted "held"
 
 
 @dataclass
@@ -139,6 +140,11 @@ class CompileContext:
                 self.errors.error(loc, f"{what} '{name}' is already defined upstream; choose another name")
             if name.startswith("_"):
                 self.errors.error(loc, f"{what} '{name}': names starting with _ are reserved")
+
+
+def names(raw: Any) -> str:
+    """The keys of a YAML mapping as "a, b, c" (node summaries in `kairos graph`)."""
+    return ", ".join(str(k) for k in raw) if isinstance(raw, dict) else ""
 
 
 def _as_text(raw: Any) -> str:

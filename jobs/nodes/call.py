@@ -54,6 +54,11 @@ class CallRuntime(NodeRuntime):
         return ((DEFAULT_PORT, {**ctx, self.target: result}),)
 
 
+def summary(data: dict) -> str:
+    """What `kairos graph` writes in the box."""
+    return str(data.get("function", ""))
+
+
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     if "function" not in params or "as" not in params:
         return None

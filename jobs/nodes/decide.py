@@ -116,6 +116,15 @@ def _table_rules(table: YMap, loc, cc: CompileContext, env: Env, outcomes: _Outc
     return rules
 
 
+def summary(data: dict) -> str:
+    """What `kairos graph` writes in the box."""
+    rules = data.get("rules")
+    table = data.get("table") if isinstance(data.get("table"), dict) else {}
+    outputs = ", ".join(str(o) for o in table.get("outputs") or [])
+    shape = f"{len(rules)} rules" if isinstance(rules, list) else f"table → {outputs}"
+    return shape + (f" → {data['output']}" if "output" in data else "")
+
+
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     errors_before = len(cc.errors.diagnostics)
     output = params["output"].value if "output" in params else None

@@ -36,6 +36,11 @@ class DetectedRuntime(NodeRuntime):
         return ()
 
 
+def summary(data: dict) -> str:
+    """What `kairos graph` writes in the box."""
+    return f"kind {data.get('kind', '')}"
+
+
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     fields = {}
     if "fields" in params:

@@ -114,6 +114,12 @@ class ChangelogRuntime(NodeRuntime):
         return [StateSpec(self.id, "versions", "map", self.ttl_ms), StateSpec(self.id, "waiting", "map")]
 
 
+def summary(data: dict) -> str:
+    """What `kairos graph` writes in the box."""
+    what = f"table {data['table']}" if "table" in data else f"changelog {data.get('changelog')}"
+    return f"{what} as {data.get('as')}"
+
+
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     if ("table" in params) == ("changelog" in params):
         cc.errors.error(spec.loc, "enrich needs exactly one of 'table' or 'changelog'")
@@ -141,4 +147,4 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     mode = params["mode"].value
     runtime = ChangelogRuntime(spec.id, name, target, tuple(source.schema.fields), mode, source.ttl_ms)
     return Compiled(runtime, {DEFAULT_PORT: {**env, target: source.schema}}, keyed=True, key=key,
-                    changelog=name, uses_time=mode == "event_time")
+                    changelog=name, uses_time=mode == "event_time", holds=mode == "event_time")

@@ -24,6 +24,11 @@ class FilterRuntime(NodeRuntime):
         return ((DEFAULT_PORT if self.condition.fn(ctx) is True else "false", ctx),)
 
 
+def summary(data: dict) -> str:
+    """What `kairos graph` writes in the box."""
+    return str(data.get("condition", ""))
+
+
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     condition = cc.condition(params.get("condition"), env)
     if condition is None:

@@ -58,6 +58,12 @@ def read_cases(raw: object, loc, cc: CompileContext, env: Env, what: str) -> lis
     return cases if ok else None
 
 
+def summary(data: dict) -> str:
+    """What `kairos graph` writes in the box."""
+    cases = data.get("cases") or []
+    return "cases: " + ", ".join(str(c.get("name")) for c in cases if isinstance(c, dict))
+
+
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     raw = params.get("cases")
     if raw is None:

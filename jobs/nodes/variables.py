@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, names
 
 TYPE = "variables"
 DOC = "Adds computed values to the event: `set: {name: expression, ...}`; each may use the ones before it."
@@ -24,6 +24,11 @@ class VariablesRuntime(NodeRuntime):
         for name, expr in self.assignments:
             out[name] = expr.fn(out)
         return ((DEFAULT_PORT, out),)
+
+
+def summary(data: dict) -> str:
+    """What `kairos graph` writes in the box."""
+    return "set " + names(data.get("set"))
 
 
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:

@@ -64,8 +64,7 @@ def make_program(plan: Plan, index: int) -> SegmentProgram:
         nodes={n: plan.runtimes[n] for n in segment.nodes}, order=list(segment.nodes),
         uses_time={n for n in segment.nodes if graph.compiled[n].uses_time},
         terminal={n for n in segment.nodes if graph.compiled[n].terminal},
-        holds={n for n in segment.nodes if graph.compiled[n].keyed and not graph.compiled[n].terminal
-               and _holds(graph.compiled[n].runtime)},
+        holds={n for n in segment.nodes if graph.compiled[n].holds and not graph.compiled[n].terminal},
         local=local, remote=remote,
         segment_keys={s.index: s.key for s in plan.segments},
     )
@@ -78,11 +77,6 @@ def make_program(plan: Plan, index: int) -> SegmentProgram:
             for changelog in seg.changelogs:
                 program.changelog_routes.setdefault(changelog, []).append(seg.index)
     return program
-
-
-def _holds(runtime: NodeRuntime) -> bool:
-    """Nodes that may keep an event in state instead of passing it on at once."""
-    return getattr(runtime, "emit", None) == "on_close" or getattr(runtime, "mode", None) == "event_time"
 
 
 def event_id(source: Source, data: dict, line: str | bytes) -> str:

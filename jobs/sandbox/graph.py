@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
 from jobs.compiler.validate import Graph
+from jobs.nodes import NODE_TYPES
 
 W, H, H_COUNTS = 230, 62, 80
 COL, ROW, MARGIN = W + 120, 34, 30
@@ -38,39 +38,11 @@ class Box:
     y: float = 0
 
 
-def _names(raw: Any) -> str:
-    return ", ".join(str(k) for k in raw) if isinstance(raw, dict) else ""
-
-
 def key_parameter(node_type: str, data: dict) -> str:
-    """The one thing worth reading about a node at a glance."""
-    if node_type == "filter":
-        return str(data.get("condition", ""))
-    if node_type == "switch":
-        cases = data.get("cases") or []
-        return "cases: " + ", ".join(str(c.get("name")) for c in cases if isinstance(c, dict))
-    if node_type == "variables":
-        return "set " + _names(data.get("set"))
-    if node_type == "enrich":
-        what = f"table {data['table']}" if "table" in data else f"changelog {data.get('changelog')}"
-        return f"{what} as {data.get('as')}"
-    if node_type == "aggregate":
-        length = data.get("size") or data.get("gap")
-        return f"{data.get('window')} {length}: {_names(data.get('aggregations'))}"
-    if node_type == "decide":
-        rules = data.get("rules")
-        table = data.get("table") if isinstance(data.get("table"), dict) else {}
-        outputs = ", ".join(str(o) for o in table.get("outputs") or [])
-        shape = f"{len(rules)} rules" if isinstance(rules, list) else f"table → {outputs}"
-        return shape + (f" → {data['output']}" if "output" in data else "")
-    if node_type == "action":
-        delay = f" after {data['delay']}" if "delay" in data else ""
-        return f"{data.get('channel')} → {data.get('to', 'key')}{delay}"
-    if node_type == "detected":
-        return f"kind {data.get('kind', '')}"
-    if node_type == "call":
-        return str(data.get("function", ""))
-    return ""
+    """The one thing worth reading about a node at a glance: each node module says it (`summary`)."""
+    module = NODE_TYPES.get(node_type)
+    summary = getattr(module, "summary", None)
+    return summary(data) if summary else ""
 
 
 def _boxes(graph: Graph) -> tuple[dict[str, Box], list[tuple[str, str, str, bool]]]:
@@ -194,7 +166,10 @@ def render_svg(graph: Graph, counts: dict[str, dict[str, int]] | None = None,
             labels.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" font-size="11" fill="#333" '
                           f'stroke="#fff" stroke-width="3" paint-order="stroke">{escape(text)}</text>')
     for box in boxes.values():
-        fill, stroke = COLORS.get(box.kind, ("#f6f6f6", "#888"))
+        # a node type without a colour of its own is drawn in its module's FAMILY (e.g. a new pattern node
+        # declares FAMILY = "aggregate"): graph.py needs no change per node type
+        family = getattr(NODE_TYPES.get(box.kind), "FAMILY", box.kind)
+        fill, stroke = COLORS.get(box.kind) or COLORS.get(family, ("#f6f6f6", "#888"))
         detail = box.detail if len(box.detail) <= 34 else box.detail[:33] + "…"
         out.append(f'<g class="node" id="node-{escape(box.id)}"><title>{escape(box.id)} ({box.kind}): '
                    f'{escape(box.detail)}</title>')
