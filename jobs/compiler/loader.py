@@ -12,6 +12,7 @@ and 80 MB (50,000 one-character values, measured; 1 MiB of text costs about 1 s)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,6 +25,7 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_VALUES = 50_000
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")  # a tag on a mapping or list is refused
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a "\\ud800" escape: a str that no UTF-8 writer can write
 
 
 class YMap(dict):
@@ -131,11 +133,13 @@ def _content_loc(file: str, node: yaml.Node, source: yaml_text.SourceText) -> Lo
 def _scalar(file: str, node: yaml.Node, loader: yaml.SafeLoader) -> object:
     try:
         value = loader.construct_object(node, deep=True)
-    except yaml.MarkedYAMLError:
-        raise
+    except yaml.constructor.ConstructorError as exc:  # a tag PyYAML's safe constructor does not know
+        _fail(_loc(file, node), f"YAML tags are not used in scenarios: {node.tag}" if exc.problem.startswith(
+            "could not determine a constructor") else f"cannot read this value: {exc.problem}")
     except Exception as exc:  # noqa: BLE001 - a tagged or oversized scalar PyYAML cannot build, e.g. !!int x
-        _fail(_loc(file, node), f"cannot read this value: {exc}")
-    if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+        text = node.value if len(node.value) <= 40 else node.value[:30] + "..."
+        _fail(_loc(file, node), f"cannot read {text!r} as {node.tag.rpartition(':')[2]}: {exc}")
+    if isinstance(value, str) and _SURROGATE.search(value):
         _fail(_loc(file, node), "a lone surrogate escape (\\ud800-\\udfff) is not text")
     return value
 

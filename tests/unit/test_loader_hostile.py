@@ -195,13 +195,15 @@ def test_lone_surrogate_escape():
 
 
 @pytest.mark.parametrize("value, fragment", [
-    ("!!int x", "cannot read this value"),
-    ("!!bool maybe", "cannot read this value"),
-    ("!!float abc", "cannot read this value"),
-    ("9" * 5000, "cannot read this value"),
-    ("!!python/object/apply:os.system [echo]", "YAML tags are not used in scenarios"),
-    ("!!python/name:os.system", "YAML syntax error: could not determine a constructor"),
-    ("!custom {a: 1}", "YAML tags are not used in scenarios"),
+    ("!!int x", "cannot read 'x' as int: invalid literal"),
+    ("!!bool maybe", "cannot read 'maybe' as bool: 'maybe'"),
+    ("!!float abc", "cannot read 'abc' as float"),
+    ("9" * 5000, "cannot read '999999999999999999999999999999...' as int: Exceeds the limit (4300 digits)"),
+    ("!!binary abc", "cannot read this value: failed to decode base64 data: Incorrect padding"),
+    ("!!python/object/apply:os.system [echo]", "YAML tags are not used in scenarios: "
+                                              "tag:yaml.org,2002:python/object/apply:os.system"),
+    ("!!python/name:os.system ''", "YAML tags are not used in scenarios: tag:yaml.org,2002:python/name:os.system"),
+    ("!custom {a: 1}", "YAML tags are not used in scenarios: !custom"),
 ])
 def test_scalars_pyyaml_cannot_build(value, fragment):
     [error] = errors_of(HEADER + f"description: {value}\n" + NODES)
