@@ -435,3 +435,48 @@ def test_load_reference_reports_bad_files_as_input_errors(tables, content, fragm
     with pytest.raises(InputError) as info:
         load_reference(plan.scenario.references["countries"], bad)
     assert str(bad) in str(info.value) and fragment in str(info.value)
+
+
+def _escaped(text: str, rng) -> str:
+    """Double-quoted YAML for `text`: some characters as \\x or \\u escapes, some spaces as escaped breaks."""
+    out = []
+    for ch in text:
+        roll = rng.random()
+        if ch == "'" or ch == "z" or roll > 0.3:
+            out.append(ch)
+        elif ch == " " and roll < 0.1:
+            out.append(" \\\n      ")  # an escaped line break: the space before it stays, the indent goes
+        elif roll < 0.2:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    return '"' + "".join(out) + '"'
+
+
+def _broken_lines(text: str, rng, indent: str) -> str:
+    """`text` with some spaces turned into line breaks (each folds back to one space)."""
+    return "".join(f"\n{indent}" if ch == " " and rng.random() < 0.3 else ch for ch in text)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_positions_inside_random_scalar_layouts(seed):
+    import random
+
+    rng = random.Random(seed)
+    words = ["amount > 1", "country = 'PL'", "id != 'x y'", "zzz > 2", "customer_id is not null"]
+    rng.shuffle(words)
+    expression = f" {rng.choice(['and', 'or'])} ".join(words)
+    style = rng.choice(["plain", "single", "double", "folded", "literal"])
+    if style == "plain":
+        value = _broken_lines(expression, rng, "      ")
+    elif style == "single":
+        value = "'" + _broken_lines(expression.replace("'", "''"), rng, "      ") + "'"
+    elif style == "double":
+        value = _escaped(expression, rng)
+    else:
+        value = (">" if style == "folded" else "|") + rng.choice(["", "-", "+"]) + "\n      " + \
+            _broken_lines(expression, rng, "      ")
+    text = HEADER + "nodes:\n  - id: f\n    type: filter\n    condition: " + value + "\n"
+    crlf = rng.random() < 0.2
+    [error] = errors_of(text.replace("\n", "\r\n") if crlf else text)
+    assert error.startswith(f"{marker(text)}: condition: unknown name 'zzz'"), (style, crlf, value)
