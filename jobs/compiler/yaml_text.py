@@ -17,10 +17,12 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
+import yaml
+
 BREAKS = "\r\n\x85\u2028\u2029"
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-_ESCAPES = frozenset("0abt\tnvfre \"\\/N_LP")
-_ESCAPE_CODES = {"x": 2, "u": 4, "U": 8}
+_ESCAPES = yaml.scanner.Scanner.ESCAPE_REPLACEMENTS  # \n, \t, \\ ... -> the character
+_ESCAPE_CODES = yaml.scanner.Scanner.ESCAPE_CODES  # \x, \u, \U -> how many hex digits follow
 _BOMS = ((b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"), (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
          (b"\xff\xfe", "UTF-16 (little-endian)"), (b"\xfe\xff", "UTF-16 (big-endian)"))
 
@@ -198,18 +200,13 @@ def _flow(text: str, i: int, end: int, double: bool | None, out: list[tuple[str,
                     else:
                         i += 1
             elif code in _ESCAPES:
-                out.append((_escaped(code), i))
+                out.append((_ESCAPES[code], i))
                 i += 2
             else:
                 return
         else:
             out.append((ch, i))
             i += 1
-
-
-def _escaped(code: str) -> str:
-    return {"0": "\0", "a": "\x07", "b": "\x08", "t": "\t", "\t": "\t", "n": "\n", "v": "\x0b", "f": "\x0c",
-            "r": "\r", "e": "\x1b", "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"}.get(code, code)
 
 
 def block_content_start(text: str, indicator: int) -> int:
