@@ -122,14 +122,19 @@ def load_with_inputs(args: argparse.Namespace, command_name: str):
     from jobs.runtime.files import InputError, bind_references, resolve_event_files
 
     try:
-        graph = load(args.scenario)
+        references = _parse_pairs(args.reference, "reference")
+    except InputError as exc:
+        print(f"kairos {command_name}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        graph = load(args.scenario, given_references=references)
     except ScenarioError as exc:
         _print_errors(exc)
         return 1
     plan = make_plan(graph)
     try:
         files = resolve_event_files(graph.scenario, args.events, args.changelog)
-        bind_references(plan, _parse_pairs(args.reference, "reference"))
+        bind_references(plan, references)
     except InputError as exc:
         print(f"kairos {command_name}: {exc}", file=sys.stderr)
         return 2

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from udfs import export
+
 _COUNTRY_RISK = {"PL": 0.0, "DE": 0.1}
 
 
+@export
 def risk_score(amount: float | None, country: str | None) -> float:
     """A toy risk score in [0, 1]: big amounts and unfamiliar countries score higher."""
     if amount is None:

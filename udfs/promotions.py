@@ -5,10 +5,13 @@ Pure functions of their arguments (no I/O, no clocks), so a replay gives the sam
 
 from __future__ import annotations
 
+from udfs import export
+
 # Loyalty multipliers per customer tier; an unknown tier is a data problem, not a zero.
 _TIER_MULTIPLIER = {"bronze": 1, "silver": 2, "gold": 3}
 
 
+@export
 def loyalty_points(amount: float, tier: str | None) -> int:
     """Points for an order: 1 per whole 10 spent, times the tier's multiplier. Raises on an unknown tier."""
     if tier not in _TIER_MULTIPLIER:
@@ -16,6 +19,7 @@ def loyalty_points(amount: float, tier: str | None) -> int:
     return int(amount // 10) * _TIER_MULTIPLIER[tier]
 
 
+@export
 def topup_propensity(spent: float, events: int, credit: float, plan_price: float | None) -> float:
     """How likely (0..1) a subscriber is to accept a top-up now.
 

@@ -68,8 +68,17 @@ class Reference:
     name: str
     schema: RecordType
     key: str
-    file: str | None
+    file: str | None  # as written, relative to the scenario file
     loc: Location
+    file_loc: Location | None = None
+
+
+class ReferenceFileError(ValueError):
+    """A reference's `file:` that a scenario may not read: missing, absolute, or outside its directory."""
+
+    def __init__(self, message: str, missing: bool = False):
+        super().__init__(message)
+        self.missing = missing  # inside the tree, just not there (a file given on the command line may stand in)
 
 
 @dataclass
@@ -97,6 +106,33 @@ class Scenario:
     @property
     def directory(self) -> Path:
         return Path(self.file).parent
+
+    def reference_file(self, reference: Reference) -> Path:
+        """The file a reference's `file:` names, which must exist inside the scenario's directory tree.
+
+        A scenario must not read whatever the machine it is checked or run on holds (`/etc/passwd`, a
+        credentials file next door): its tables live beside it. Symbolic links are followed before the
+        check, so a link cannot lead out either. Files elsewhere are given by the user: --reference NAME=FILE.
+        """
+        written = reference.file or ""
+        other = f"give another file with --reference {reference.name}=FILE"
+        if Path(written).is_absolute() or Path(written).drive:
+            raise ReferenceFileError(f"'{written}' is an absolute path: write it relative to the scenario file "
+                                     f"({other})")
+        try:
+            root = self.directory.resolve()
+            target = (root / written).resolve()
+            if not target.is_relative_to(root):
+                raise ReferenceFileError(f"'{written}' is outside the scenario's directory {root}: a scenario "
+                                         f"reads only files in its own directory tree ({other})")
+            if not target.is_file():
+                raise ReferenceFileError(f"no such file: '{written}' (looked for {target})", missing=True)
+        except (OSError, ValueError) as exc:  # a NUL in the name, a name too long, a loop of links ...
+            if isinstance(exc, ReferenceFileError):
+                raise
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ReferenceFileError(f"cannot use {P.shown(written)} as a file name: {reason}") from None
+        return target
 
 
 def _schema(raw: object, loc: Location, errors: Collector, what: str) -> RecordType | None:
@@ -143,7 +179,8 @@ def _read_reference(name: str, data: YMap, errors: Collector) -> Reference | Non
         _field_in(schema, v["key"].value, v["key"].loc, errors, f"'key' of {what}")
     if schema is None or "key" not in v:
         return None
-    return Reference(name, schema, v["key"].value, v["file"].value if "file" in v else None, data.loc)
+    file, file_loc = (v["file"].value, v["file"].loc) if "file" in v else (None, None)
+    return Reference(name, schema, v["key"].value, file, data.loc, file_loc)
 
 
 def _read_node(index: int, data: object, loc: Location, errors: Collector) -> NodeSpec | None:

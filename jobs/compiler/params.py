@@ -27,8 +27,10 @@ CHOICE = "choice"
 ANY = "any"  # a structure read by the node itself (lists of rules, ...)
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+)\s*(ms|s|m|h|d)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+# 100 years: far beyond any window, delay or TTL, and small enough that a time plus a duration stays a Java long
+MAX_DURATION_MS = 36_500 * 86_400_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,12 @@ def parse_duration_ms(text: object) -> int | None:
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
+def shown(raw: Any) -> str:
+    """A value in a message: short, whatever was written (a list of a million items is not repeated back)."""
+    text = repr(raw)
+    return text if len(text) <= 80 else f"{text[:60]}... ({type(raw).__name__} of {len(text):,} characters)"
+
+
 def did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, list(options), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -83,9 +91,14 @@ def read_params(
                 out[param.name] = Value(param.default, data.loc)
             continue
         raw, loc = data[param.name], data.value_loc(param.name)
+        if raw is None and param.required and param.kind not in (EXPR, CONDITION):
+            errors.error(loc, f"'{param.name}' in {what} is empty: {param.doc}")
+            continue
         checked = _check_shape(param, raw, loc, errors, what)
         if checked is not None:
             out[param.name] = Value(checked, loc)
+        elif param.default is not None:  # reported; the default lets the reader go on and find more problems
+            out[param.name] = Value(param.default, loc)
     return out
 
 
@@ -113,29 +126,33 @@ def _check_shape(param: Param, raw: Any, loc: Location, errors: Collector, what:
     if param.kind == DURATION:
         ms = parse_duration_ms(raw)
         if ms is None:
-            errors.error(loc, f"{label} must be a duration like 500ms, 5s, 10m, 2h or 1d, not {raw!r}")
+            errors.error(loc, f"{label} must be a duration like 500ms, 5s, 10m, 2h or 1d, not {shown(raw)}")
+        elif ms > MAX_DURATION_MS:
+            errors.error(loc, f"{label} must be at most 36500d (100 years), not {shown(raw)}")
+            return None
         return ms
     if param.kind == NAME:
         if not isinstance(raw, str) or not _IDENT.match(raw):
-            errors.error(loc, f"{label} must be a name (letters, digits, _; starts with a letter), not {raw!r}")
+            errors.error(loc, f"{label} must be a name (letters, digits, _; starts with a letter), not {shown(raw)}")
             return None
         return raw
     if param.kind == TEXT:
         return None if raw is None else str(raw)
     if param.kind == INT:
         if isinstance(raw, bool) or not isinstance(raw, int):
-            errors.error(loc, f"{label} must be a whole number, not {raw!r}")
+            errors.error(loc, f"{label} must be a whole number, not {shown(raw)}")
             return None
         return raw
     if param.kind == BOOL:
         if not isinstance(raw, bool):
-            errors.error(loc, f"{label} must be true or false, not {raw!r}")
+            errors.error(loc, f"{label} must be true or false, not {shown(raw)}")
             return None
         return raw
     if param.kind == CHOICE:
         if raw not in param.choices:
             choices = ", ".join(param.choices)
-            errors.error(loc, f"{label} must be one of {choices}, not {raw!r}{did_you_mean(str(raw), param.choices)}")
+            hint = did_you_mean(str(raw), param.choices)
+            errors.error(loc, f"{label} must be one of {choices}, not {shown(raw)}{hint}")
             return None
         return raw
     return raw

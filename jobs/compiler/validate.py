@@ -7,11 +7,12 @@ The result, `Graph`, is fully typed: every expression is compiled, every port re
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from jobs.compiler import params as P
 from jobs.compiler.errors import Collector, Location
-from jobs.compiler.model import NodeSpec, Scenario, read_scenario
+from jobs.compiler.model import NodeSpec, ReferenceFileError, Scenario, read_scenario
 from jobs.compiler.types import common_type
 from jobs.nodes import COMMON_FIELDS, NODE_TYPES
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Env
@@ -126,12 +127,30 @@ def merge_envs(envs: list[Env]) -> Env:
     return merged
 
 
+def _check_reference_files(scenario: Scenario, given: Collection[str], errors: Collector) -> None:
+    """Each reference's own file is inside the scenario's directory tree and exists (Scenario.reference_file).
+
+    A table whose file the user gives (`given`: --reference NAME=FILE) may lack its own, but not point outside.
+    """
+    for reference in scenario.references.values():
+        if reference.file is None:
+            continue
+        try:
+            scenario.reference_file(reference)
+        except ReferenceFileError as exc:
+            if not (reference.name in given and exc.missing):
+                errors.error(reference.file_loc or reference.loc, f"reference '{reference.name}': {exc}")
+
+
 def source_env(scenario: Scenario, name: str) -> Env:
     return dict(scenario.sources[name].schema.fields)
 
 
-def build_graph(scenario: Scenario) -> Graph:
-    """Validate and compile a scenario. Raises ScenarioError with every problem found."""
+def build_graph(scenario: Scenario, given_references: Collection[str] = ()) -> Graph:
+    """Validate and compile a scenario. Raises ScenarioError with every problem found.
+
+    `given_references`: the tables whose file the user gives on the command line (their own may be missing).
+    """
     errors = Collector()
     specs: dict[str, NodeSpec] = {}
     for spec in scenario.nodes:
@@ -145,6 +164,7 @@ def build_graph(scenario: Scenario) -> Graph:
             errors.error(spec.data.value_loc("type"),
                          f"unknown node type '{spec.type}'{P.did_you_mean(spec.type, list(NODE_TYPES))}")
     inputs = _resolve_inputs(scenario, errors)
+    _check_reference_files(scenario, given_references, errors)
     errors.raise_if_any()  # graph checks come before any typing
     order = _topological_order(scenario, inputs, errors)
     for spec in scenario.nodes:
@@ -177,10 +197,7 @@ def build_graph(scenario: Scenario) -> Graph:
                 envs.append(upstream.out_envs[edge.port])
         if not ok or not envs:
             continue
-        module = NODE_TYPES[spec.type]
-        params = P.read_params(spec.data, module.PARAMS, errors, what=f"{spec.type} node '{node_id}'",
-                               ignore=COMMON_FIELDS)
-        result = module.compile(spec, params, merge_envs(envs), cc)
+        result = _compile_node(spec, merge_envs(envs), cc)
         if result is not None:
             compiled[node_id] = result
     errors.raise_if_any()
@@ -192,6 +209,28 @@ def build_graph(scenario: Scenario) -> Graph:
     return Graph(scenario, order, specs, inputs, compiled, dict(downstream))
 
 
-def load(path: str, text: str | None = None) -> Graph:
+def _compile_node(spec: NodeSpec, env: Env, cc: CompileContext) -> Compiled | None:
+    """A node type's compile step, held to its contract: a result, or at least one diagnostic, never a crash.
+
+    A bug in a node type must not turn a scenario mistake into a traceback (or into a graph with a node
+    missing); it becomes a diagnostic at the node, worded so that it is reported as a kairos bug.
+    """
+    before = len(cc.errors.diagnostics)
+    module = NODE_TYPES[spec.type]
+    params = P.read_params(spec.data, module.PARAMS, cc.errors, what=f"{spec.type} node '{spec.id}'",
+                           ignore=COMMON_FIELDS)
+    try:
+        result = module.compile(spec, params, env, cc)
+    except Exception as exc:  # noqa: BLE001 - see above; the fuzz test in test_loader_hostile.py keeps these at 0
+        cc.errors.error(spec.loc, f"internal error while checking {spec.type} node '{spec.id}' "
+                                  f"({type(exc).__name__}: {exc}); please report it")
+        return None
+    if result is None and len(cc.errors.diagnostics) == before:
+        cc.errors.error(spec.loc, f"internal error: {spec.type} node '{spec.id}' did not compile and gave no "
+                                  "reason; please report it")
+    return result
+
+
+def load(path: str, text: str | None = None, given_references: Collection[str] = ()) -> Graph:
     """Read, check and compile a scenario file in one go."""
-    return build_graph(read_scenario(path, text))
+    return build_graph(read_scenario(path, text), given_references)

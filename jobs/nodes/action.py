@@ -76,7 +76,7 @@ def summary(data: dict) -> str:
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     to = cc.expr(params.get("to"), env, what="'to'")
     payload = cc.expr_map(params["payload"].value, env, "payload", sequential=False) if "payload" in params else None
-    if payload is None or ("to" in params and to is None):
+    if payload is None or "channel" not in params or ("to" in params and to is None):
         return None
     delay_ms = params["delay"].value if "delay" in params else None
     runtime = ActionRuntime(spec.id, params["channel"].value, to, list(payload.items()), delay_ms)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +16,14 @@ from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.types import ANY, TypeSpecError, parse_type
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from udfs import EXPORT_MARK, exported
 
 TYPE = "call"
 DOC = ("Calls `function: module.name` from udfs/ with `args: {param: expression}` and stores the result as `as` "
        "(declare its type with `returns`). An exception sends the event to the dead-letter output.")
 PARAMS = [
-    P.Param("function", P.TEXT, "module.function inside udfs/, e.g. promotions.loan_offer.", True),
+    P.Param("function", P.TEXT, "module.function inside udfs/, e.g. promotions.loyalty_points; only functions "
+            "the module marks with @udfs.export can be called.", True),
     P.Param("args", P.EXPR_MAP, "Keyword arguments: {parameter: expression}."),
     P.Param("as", P.NAME, "Where the result goes.", True),
     P.Param("returns", P.ANY, "The result's type (string, int, float, bool, timestamp, list<T>, map<T>, record).",
@@ -30,10 +33,38 @@ PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
 
 
+# module.function, module possibly dotted: no name may start with _ (no dunders, no private helpers)
+_PATH = re.compile(r"^([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)\.([A-Za-z][A-Za-z0-9_]*)$")
+
+
+class UnknownFunction(LookupError):
+    """`function:` names nothing a scenario may call."""
+
+
 def resolve(path: str) -> Any:
-    module_name, _, func_name = path.rpartition(".")
-    module = importlib.import_module(f"udfs.{module_name}")
-    return getattr(module, func_name)
+    """The function `module.name` of udfs/, if that module exports it with @udfs.export; else UnknownFunction.
+
+    Only the module's own namespace is consulted (vars(), not getattr), so attributes every module has,
+    like __class__ or __loader__, and names it merely imported are out of reach.
+    """
+    match = _PATH.match(path)
+    if match is None:
+        raise UnknownFunction("write module.function, with names of letters, digits and _ not starting with _")
+    module_name, func_name = match.groups()
+    try:
+        module = importlib.import_module(f"udfs.{module_name}")
+    except ModuleNotFoundError as exc:
+        if not f"udfs.{module_name}".startswith(exc.name or "?"):
+            raise  # the module exists but imports something missing: a problem in udfs/, reported as such
+        raise UnknownFunction(f"there is no module udfs/{module_name.replace('.', '/')}.py") from None
+    namespace = vars(module)
+    fn = namespace.get(func_name)
+    if fn is None or getattr(fn, EXPORT_MARK, None) is not True:
+        names = exported(namespace)
+        offer = f"it exports: {', '.join(names)}" if names else "it exports no function"
+        raise UnknownFunction(f"udfs.{module_name} does not export '{func_name}' ({offer}; mark a trusted "
+                              f"function with @udfs.export){P.did_you_mean(func_name, names)}")
+    return fn
 
 
 @dataclass
@@ -65,8 +96,11 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     path, loc = params["function"].value, params["function"].loc
     try:
         fn = resolve(path)
-    except (ImportError, AttributeError, ValueError) as exc:
-        cc.errors.error(loc, f"cannot find function '{path}' in udfs/: {exc}")
+    except UnknownFunction as exc:
+        cc.errors.error(loc, f"cannot call '{path}': {exc}")
+        return None
+    except Exception as exc:  # noqa: BLE001 - importing trusted code failed (a bug in udfs/, not in the scenario)
+        cc.errors.error(loc, f"cannot import the module of '{path}' from udfs/: {type(exc).__name__}: {exc}")
         return None
     args = {}
     if "args" in params:
@@ -75,7 +109,7 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
             return None
     try:
         inspect.signature(fn).bind(**dict.fromkeys(args))
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         cc.errors.error(loc, f"arguments do not fit {path}: {exc}")
         return None
     result_type = ANY

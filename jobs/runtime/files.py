@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jobs.compiler.model import Reference, Scenario
+from jobs.compiler.model import Reference, ReferenceFileError, Scenario
 from jobs.compiler.plan import Plan
 from jobs.nodes.enrich import TableRuntime
 from jobs.runtime.decode import (
@@ -28,24 +28,36 @@ class InputError(Exception):
 
 
 def load_reference(reference: Reference, path: str | Path) -> dict[str, dict[str, Any]]:
-    """Rows of a reference table by key. CSV needs a header row; anything else is read as JSON lines."""
+    """Rows of a reference table by key. CSV needs a header row; anything else is read as JSON lines.
+
+    Any problem with the file is an InputError naming the file and line: it is the user's data, not a bug.
+    """
     path = Path(path)
+    where = f"reference '{reference.name}': {path}"
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"reference '{reference.name}': cannot read {path}: {exc.strerror}") from None
+        raise InputError(f"{where}: cannot read it: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{where}:{line}: byte 0x{data[exc.start]:02X} is not valid UTF-8 "
+                         "(save the file as UTF-8)") from None
     rows: dict[str, dict[str, Any]] = {}
+    number = 1
     try:
         if path.suffix.lower() == ".csv":
-            for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+            reader = csv.DictReader(text.splitlines())
+            for number, row in enumerate(reader, start=2):
                 record = {name: cell(t, row.get(name) or "", name) for name, t in reference.schema.fields.items()}
                 _add_row(rows, reference, record, f"{path}:{number}")
         else:
             for number, line in enumerate(text.splitlines(), start=1):
                 if line.strip():
                     _add_row(rows, reference, decode_record(reference.schema, parse_json(line)), f"{path}:{number}")
-    except DecodeError as exc:
-        raise InputError(f"reference '{reference.name}': {exc}") from None
+    except (DecodeError, csv.Error, ValueError, TypeError, RecursionError) as exc:
+        raise InputError(f"{where}:{number}: {exc}") from None
     return rows
 
 
@@ -57,12 +69,21 @@ def _add_row(rows: dict, reference: Reference, record: dict, where: str) -> None
 
 
 def bind_references(plan: Plan, paths: dict[str, str]) -> None:
-    """Put each reference table's rows into the enrich nodes that use it (shipped with the job)."""
+    """Put each reference table's rows into the enrich nodes that use it (shipped with the job).
+
+    `paths` (--reference NAME=FILE, a test case's rows) are read as given: the user chose them. A table's
+    own `file:` is checked again here, as at validation: it must be inside the scenario's directory tree.
+    """
     scenario = plan.scenario
     for node in plan.runtimes.values():
         if isinstance(node, TableRuntime):
             reference = scenario.references[node.table]
-            path = paths.get(node.table) or (str(scenario.directory / reference.file) if reference.file else None)
+            path = paths.get(node.table)  # given by the user (or a test case): read as given
+            if path is None and reference.file is not None:
+                try:
+                    path = scenario.reference_file(reference)
+                except ReferenceFileError as exc:
+                    raise InputError(f"reference '{node.table}': {exc}") from None
             if path is None:
                 raise InputError(f"reference '{node.table}' needs a file: --reference {node.table}=FILE")
             node.bind(load_reference(reference, path))
