@@ -9,7 +9,10 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-CRDS = REPO.parent / "shared" / "reference" / "flink-kubernetes-operator"
+# beside the checkout; a git worktree under /work/wt/NAME finds it one level further up
+CRDS = next((d for d in (REPO.parent / "shared" / "reference" / "flink-kubernetes-operator",
+                         REPO.parent.parent / "shared" / "reference" / "flink-kubernetes-operator") if d.is_dir()),
+            REPO.parent / "shared" / "reference" / "flink-kubernetes-operator")
 MANIFESTS = sorted((REPO / "k8s").glob("*.yaml"))
 KINDS = {"FlinkDeployment": "flinkdeployments.flink.apache.org-v1.yml",
          "FlinkSessionJob": "flinksessionjobs.flink.apache.org-v1.yml"}
