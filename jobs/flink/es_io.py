@@ -39,8 +39,30 @@ FLUSH_MS = 200
 BACKOFF_S = (0.1, 10.0)  # first and longest wait between retries of a failed bulk request
 
 
+CLOSE_DEADLINE_S = 10.0  # close() writes what is left at most this long (see close)
+_JAVA_THREAD = []
+
+
 def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
+
+
+class Cancelled(Exception):
+    pass
+
+
+def _task_interrupted() -> bool:
+    """Flink cancels a task by interrupting its thread, which is the thread running this Python code (thread
+    mode). Python's sleep does not notice, so a write retrying through an outage asks Java: without this, a
+    cancel during an outage would wait for task.cancellation.timeout and then kill the TaskManager."""
+    try:
+        if not _JAVA_THREAD:
+            from pemja import findClass
+
+            _JAVA_THREAD.append(findClass("java.lang.Thread"))
+        return bool(_JAVA_THREAD[0].currentThread().isInterrupted())
+    except Exception:  # noqa: BLE001 - outside Flink (tests, tools): never interrupted
+        return False
 
 
 class EsBulkWriter:
@@ -54,6 +76,7 @@ class EsBulkWriter:
         self.pending: list[str] = []
         self.pending_bytes = 0
         self.retries = 0  # bulk requests repeated after a failure (for logs and tests)
+        self.deadline: float | None = None
 
     def open(self) -> None:
         # credentials are resolved here, where the job runs: the job graph holds none (decision 0011)
@@ -65,11 +88,14 @@ class EsBulkWriter:
         self.pending_bytes += len(text)
         return len(self.pending) >= self.max_docs or self.pending_bytes >= self.max_bytes
 
-    def flush(self) -> list[str]:
-        """Write every buffered document; returns the dead letters (JSON text) of the ones refused."""
+    def flush(self, deadline_s: float | None = None) -> list[str]:
+        """Write every buffered document; returns the dead letters (JSON text) of the ones refused.
+
+        Retries until done, or raises Cancelled when the task is cancelled or `deadline_s` has passed."""
         docs = [json.loads(t) for t in self.pending]
         refused: list[str] = []
         delay = BACKOFF_S[0]
+        self.deadline = None if deadline_s is None else time.monotonic() + deadline_s
         while docs:
             status, items = self._bulk(docs)
             if items is None:  # the whole request failed: outage, throttling, timeout
@@ -114,7 +140,11 @@ class EsBulkWriter:
     def _wait(self, delay_s: float, what: str) -> None:
         self.retries += 1
         LOG.warning("Elasticsearch %s: %s; retrying in %.1fs", self.settings.url, what, delay_s)
-        self.sleep(delay_s)
+        end = time.monotonic() + delay_s
+        while (left := end - time.monotonic()) > 0:
+            if _task_interrupted() or (self.deadline is not None and time.monotonic() >= self.deadline):
+                raise Cancelled(f"Elasticsearch {self.settings.url}: {what}; gave up (task cancelled or closing)")
+            self.sleep(min(left, 0.2))
 
     def close(self) -> None:
         if self.es is not None:
@@ -173,13 +203,18 @@ class EsDetectionsWriter(KeyedProcessFunction):
             yield from self._flush(key)
 
     def close(self) -> None:
-        # end of input or cancel: write what is left (on a failure the restored ListState writes it again)
+        # Best effort, bounded: a bounded input's last documents were written by the END_OF_INPUT timer; what is
+        # still here (cancel, failure) is in the last checkpoint's ListState or after it, and so is written
+        # again by the restored job either way. Retrying here without end would block a cancel.
         if self.writer is not None:
             rest = [t for pending in self.cached.values() for t in pending]
             if rest and self.writer.es is not None:
                 self.writer.pending = rest
-                for text in self.writer.flush():
-                    LOG.error("refused at close, not in the dead-letter topic: %s", text[:500])
+                try:
+                    for text in self.writer.flush(deadline_s=CLOSE_DEADLINE_S):
+                        LOG.error("refused at close, not in the dead-letter topic: %s", text[:500])
+                except Cancelled as exc:
+                    LOG.warning("%s: %d documents left to the restored job", exc, len(rest))
             self.writer.close()
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -19,7 +20,7 @@ import pytest
 from jobs.connect.es_template import ensure_index_template
 from jobs.connect.naming import Naming
 from jobs.connect.settings import load_connections
-from jobs.flink.es_io import MAX_DOCS, EsBulkWriter
+from jobs.flink.es_io import MAX_DOCS, Cancelled, EsBulkWriter
 
 pytestmark = pytest.mark.integration
 
@@ -113,10 +114,8 @@ class Relay:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def stop(self) -> None:
         if self.server:
@@ -151,3 +150,17 @@ def test_outage_is_waited_out_without_losing_documents(index, es_url):
         assert index_docs(es, name) == {d["id"]: d for d in docs}
     finally:
         es.close()
+
+
+def test_a_deadline_ends_the_retries(index):
+    """close() writes with a deadline (a cancel must not wait for the outage to end); the documents stay."""
+    _, name = index
+    relay = Relay(("127.0.0.1", 1))  # never started: connection refused
+    writer = EsBulkWriter(load_connections(None, f"http://127.0.0.1:{relay.port}", None, environ={}).es, name)
+    writer.open()
+    writer.add(json.dumps(detection(1)))
+    with pytest.raises(Cancelled, match="gave up"):
+        writer.flush(deadline_s=1.0)
+    assert writer.retries >= 2
+    assert len(writer.pending) == 1  # not dropped: still buffered
+    writer.close()
