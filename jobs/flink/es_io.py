@@ -184,8 +184,9 @@ class EsDetectionsWriter(KeyedProcessFunction):
 
     def process_element(self, value: str, ctx: KeyedProcessFunction.Context):
         key = ctx.get_current_key()
+        restored = key not in self.cached
         pending = self._pending(key)
-        if not pending:
+        if not pending or restored:  # restored: its timer belongs to the old job's clock and flush_ms
             timers = ctx.timer_service()
             timers.register_processing_time_timer(timers.current_processing_time() + self.flush_ms)
             # processing-time timers do not fire once a bounded input has ended; this one does, so the last
@@ -228,9 +229,9 @@ class _Bucket:
         return str(zlib.crc32(text.encode()) % self.buckets) if self.buckets > 1 else "0"
 
 
-def attach_es_detections(stream: DataStream, settings: EsSettings, index: str, name: str,
-                         buckets: int = 1) -> DataStream:
+def attach_es_detections(stream: DataStream, settings: EsSettings, index: str, name: str, buckets: int = 1,
+                         max_docs: int = MAX_DOCS, flush_ms: int = FLUSH_MS) -> DataStream:
     """Write detections; returns the dead letters of documents Elasticsearch refused (JSON text)."""
     return (stream.key_by(_Bucket(buckets), key_type=Types.STRING())
-            .process(EsDetectionsWriter(settings, index), output_type=Types.STRING())
+            .process(EsDetectionsWriter(settings, index, max_docs, flush_ms), output_type=Types.STRING())
             .name(f"{name}/detections-es").uid(f"{name}/detections-es"))

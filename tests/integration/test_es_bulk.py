@@ -2,6 +2,8 @@
 * inside a Flink job (embedded MiniCluster, parallelism 2, buffers in ListState): exactly the input documents in
   the index (the expected set is the input minus the one the mapping refuses), more than one bulk request's
   worth, and the refused one in the returned dead-letter stream with the raw document;
+* a restore: documents buffered (Elasticsearch unreachable) when a savepoint is taken are written by the job
+  restored from it: the buffer is Flink state, not Python memory;
 * an outage: Elasticsearch unreachable for a while (its port closed, then a plain TCP relay to the real node):
   the write waits and retries instead of failing, and no document is lost.
 """
@@ -164,3 +166,64 @@ def test_a_deadline_ends_the_retries(index):
     assert writer.retries >= 2
     assert len(writer.pending) == 1  # not dropped: still buffered
     writer.close()
+
+
+@pytest.mark.flink
+def test_buffered_documents_survive_a_restore(index, kafka_bootstrap, tmp_path):
+    from pyflink.common import Types, WatermarkStrategy
+    from pyflink.common.serialization import SimpleStringSchema
+    from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
+    from pyflink.java_gateway import get_gateway
+
+    from jobs.connect.runner import default_kafka_jar
+    from jobs.connect.settings import KafkaSettings
+    from jobs.connect.topics import ensure_topics, produce
+    from jobs.flink.embedded import prepare_python_path
+    from jobs.flink.es_io import attach_es_detections
+    from jobs.flink.job import JobOptions, make_environment
+    from tests.integration.test_kafka_es_e2e import committed, wait_for
+
+    settings, name = index
+    topic, group = f"{name}.in", f"g-{uuid.uuid4().hex[:8]}"
+    docs = [detection(i) for i in range(50)]
+    ensure_topics(KafkaSettings(kafka_bootstrap), [topic])
+    produce(KafkaSettings(kafka_bootstrap), topic, [json.dumps(d) for d in docs])
+    down = Relay(("127.0.0.1", 1))  # never started: Elasticsearch unreachable
+    prepare_python_path()
+
+    def job(es, flush_ms: int, restore: str | None = None):
+        extra = {"restart-strategy.type": "none", **({"execution.state-recovery.path": restore} if restore else {})}
+        env = make_environment(JobOptions(checkpoint_interval_ms=500, pipeline_jars=[default_kafka_jar()],
+                                          extra_config=extra))
+        builder = (KafkaSource.builder().set_bootstrap_servers(kafka_bootstrap).set_topics(topic)
+                   .set_group_id(group).set_starting_offsets(KafkaOffsetsInitializer.earliest())
+                   .set_value_only_deserializer(SimpleStringSchema()))
+        stream = env.from_source(builder.build(), WatermarkStrategy.no_watermarks(), "in").uid("in")
+        attach_es_detections(stream.map(lambda x: x, output_type=Types.STRING()), es, name, "bulk",
+                             max_docs=10_000, flush_ms=flush_ms)
+        return env.execute_async("es-restore")
+
+    unreachable = load_connections(None, f"http://127.0.0.1:{down.port}", None, environ={}).es
+    first = job(unreachable, flush_ms=600_000)  # no timer, no size flush before the savepoint: all 50 wait
+    kafka = KafkaSettings(kafka_bootstrap)
+    try:  # offsets are committed when a checkpoint completes: then every document is in the writer's state
+        wait_for("all input consumed and checkpointed", lambda: committed(kafka, group, topic) == 50)
+        # PyFlink's trigger_savepoint() calls a signature Flink 2 no longer has: the Java method directly
+        canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+        savepoint = first._j_job_client.triggerSavepoint(str(tmp_path / "sp"), canonical).get()
+    finally:
+        first.cancel().result()  # close() tries to write for 10 s, gives up: the documents stay in the savepoint
+    es = settings.client()
+    try:
+        assert index_docs(es, name) == {}
+        second = job(settings, flush_ms=200, restore=savepoint)
+        try:  # (a restored split keeps its unbounded stopping offset: this job runs until cancelled)
+            late = detection(50)
+            produce(kafka, topic, [json.dumps(late)])  # the key's next document writes the restored buffer too
+            expected = {d["id"]: d for d in [*docs, late]}
+            wait_for("restored documents in the index", lambda: len(index_docs(es, name)) >= len(expected))
+            assert index_docs(es, name) == expected
+        finally:
+            second.cancel().result()
+    finally:
+        es.close()
