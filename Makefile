@@ -22,10 +22,13 @@ help:
 
 ## setup: create .venv and install kairos with pinned dependencies (only when pyproject.toml changed)
 setup: $(STAMP)
+# a venv whose creation was interrupted has a python but no pip: make it again
+# pip: longer timeout and more retries than the defaults (15 s, 5) for a slow mirror on a loaded machine
+PIP     := $(PY) -m pip --timeout 60 --retries 10
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
 	@touch $@
 
 ## run: the bank's low-balance loan offer, embedded, with the sample files; results in out/bank/

@@ -2,6 +2,7 @@
 
   kairos run SCENARIO --kafka HOST:PORT --es URL [--exactly-once] [--dry-run] [--bounded | --max-seconds N]
   kairos submit SCENARIO --cluster HOST:PORT --kafka HOST:PORT --es URL [...]
+  kairos prepare SCENARIO --kafka HOST:PORT --es URL   (template, index, topics; then submit with --no-prepare)
   kairos jobs --cluster HOST:PORT            kairos cancel JOB_ID --cluster HOST:PORT
   kairos produce FILE --topic T --kafka HOST:PORT [--key FIELD]
   kairos tail TOPIC --kafka HOST:PORT [--from-beginning] [--max N]
@@ -23,7 +24,9 @@ def add_connect_args(p: argparse.ArgumentParser, for_run: bool = True) -> None:
     g = p.add_argument_group("real Kafka / Elasticsearch (instead of files)")
     g.add_argument("--kafka", metavar="HOST:PORT[,HOST:PORT]", help="Kafka bootstrap servers")
     g.add_argument("--es", metavar="URL", help="Elasticsearch URL for detections (without: Kafka topic)")
-    g.add_argument("--secrets", metavar="FILE", help="KEY=VALUE file with KAIROS_KAFKA_* / KAIROS_ES_* credentials")
+    g.add_argument("--secrets", metavar="FILE", action="append", default=[],
+                   help="KEY=VALUE file with KAIROS_KAFKA_* / KAIROS_ES_* credentials (repeatable; on a cluster "
+                        "the JobManager and TaskManagers read it at the same path)")
     g.add_argument("--exactly-once", action="store_true", help="transactional Kafka writes, committed on checkpoints")
     g.add_argument("--dry-run", action="store_true",
                    help="read the real topics, write to <topic>.dryrun and the index <index>-dryrun")
@@ -89,7 +92,13 @@ def run_connected(args: argparse.Namespace) -> int:
     if not quiet:
         print(f"kairos run: {plan.scenario.name}: {json.dumps({k: config[k] for k in config if k != 'connections'})}",
               file=sys.stderr, flush=True)
-    seconds = run_embedded(plan, conns, opts, max_seconds=args.max_seconds)
+    from jobs.connect.settings import SettingsError
+
+    try:
+        seconds = run_embedded(plan, conns, opts, max_seconds=args.max_seconds)
+    except SettingsError as exc:
+        print(f"kairos run: {exc}", file=sys.stderr)
+        return 2
     if not quiet:
         print(f"kairos run: stopped after {seconds:.1f}s", file=sys.stderr)
     return 0
@@ -110,8 +119,11 @@ def job_arguments(args: argparse.Namespace) -> list[str]:
     """Arguments for jobs/scenario_job.py: names and paths only (secrets stay in the environment / file)."""
     out = ["--scenario", args.scenario, "--kafka", args.kafka, "--start", args.start,
            "--parallelism", str(args.parallelism)]
-    for flag, value in (("--es", args.es), ("--secrets", args.secrets), ("--prefix", args.prefix),
-                        ("--checkpoint-ms", args.checkpoint_ms)):
+    import os
+
+    for path in args.secrets:
+        out += ["--secrets", os.path.abspath(path)]  # the job's machines read it at this path
+    for flag, value in (("--es", args.es), ("--prefix", args.prefix), ("--checkpoint-ms", args.checkpoint_ms)):
         if value:
             out += [flag, str(value)]
     return out + [f for f, on in (("--exactly-once", args.exactly_once), ("--dry-run", args.dry_run)) if on]
@@ -122,6 +134,7 @@ def _submit(args: argparse.Namespace) -> int:
 
     from jobs.connect.cluster import ClusterError, submit
     from jobs.connect.runner import default_kafka_jar, describe
+    from jobs.connect.settings import SettingsError
 
     if not args.kafka:
         print("kairos submit: --kafka is required", file=sys.stderr)
@@ -137,16 +150,46 @@ def _submit(args: argparse.Namespace) -> int:
     if not jar:
         print("kairos submit: no Kafka connector jar; run `make jars` or pass --kafka-jar", file=sys.stderr)
         return 2
+    try:
+        conns.for_job(embedded=False)  # every secret has a place the cluster can read it from
+    except SettingsError as exc:
+        print(f"kairos submit: {exc}", file=sys.stderr)
+        return 2
     job_args = job_arguments(args)
     job_args[1] = os.path.abspath(args.scenario)
-    if args.secrets:
-        job_args[job_args.index("--secrets") + 1] = os.path.abspath(args.secrets)
+    if conns.es:
+        job_args[job_args.index("--es") + 1] = conns.es.url  # without credentials: they never travel in arguments
     try:
         job_id = submit(args.cluster, job_args, jar)
     except ClusterError as exc:
         print(f"kairos submit: {exc}", file=sys.stderr)
         return 3
     print(job_id)
+    return 0
+
+
+def _prepare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", metavar="SCENARIO")
+    add_connect_args(p, for_run=False)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    """The index template, the index and the output topics, with admin credentials, apart from the job (which
+    then runs with `--no-prepare`: see k8s/prepare-job.yaml)."""
+    from jobs.connect.runner import describe, prepare
+
+    if not args.kafka:
+        print("kairos prepare: --kafka is required", file=sys.stderr)
+        return 2
+    loaded = _load(args, "prepare")
+    if isinstance(loaded, int):
+        return loaded
+    plan, conns = loaded
+    opts = _options(args)
+    config = describe(plan, conns, opts)
+    if not args.print_config:
+        prepare(plan, conns, opts)
+    print(json.dumps({k: config[k] for k in ("actions", "dead_letter", "detections")}, indent=2))
     return 0
 
 
@@ -194,7 +237,8 @@ def _cancel(args: argparse.Namespace) -> int:
 # -- produce / tail ---------------------------------------------------------------------------------
 def _kafka_only(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kafka", required=True, metavar="HOST:PORT")
-    p.add_argument("--secrets", metavar="FILE", help="KEY=VALUE file with KAIROS_KAFKA_* credentials")
+    p.add_argument("--secrets", metavar="FILE", action="append", default=[],
+                   help="KEY=VALUE file with KAIROS_KAFKA_* credentials")
 
 
 def _produce_args(p: argparse.ArgumentParser) -> None:
@@ -239,6 +283,8 @@ def _tail(args: argparse.Namespace) -> int:
 
 command("submit", "submit a scenario to a Flink session cluster (Kafka in, Kafka + Elasticsearch out)")(
     (_submit_args, _submit))
+command("prepare", "create the index template, index and output topics of a scenario (admin credentials)")(
+    (_prepare_args, _prepare))
 command("jobs", "list the jobs of a Flink session cluster")((_jobs_args, _jobs))
 command("cancel", "cancel a job on a Flink session cluster")((_cancel_args, _cancel))
 command("produce", "send JSON lines to a Kafka topic")((_produce_args, _produce))

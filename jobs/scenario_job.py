@@ -5,7 +5,8 @@ File mode (paths must be readable by the TaskManagers):
   flink run -m HOST:PORT -py jobs/scenario_job.py --pyFiles jobs,udfs \\
       --scenario scenarios/card_fraud_velocity/card_fraud_velocity.yaml \\
       --events scenarios/card_fraud_velocity/events.jsonl --out /tmp/fraud-out
-Kafka mode (what `kairos submit` runs; credentials from KAIROS_* variables or --secrets FILE, never arguments):
+Kafka mode (what `kairos submit` runs; credentials from KAIROS_* variables or --secrets FILE, never arguments;
+the job graph holds only where they are, and the JobManager and TaskManagers read them there: decision 0011):
   flink run -m HOST:PORT -d -j flink-sql-connector-kafka-5.0.0-2.2.jar -py jobs/scenario_job.py --pyFiles jobs,udfs \\
       --scenario scenarios/low_balance_offer/low_balance_offer.yaml --kafka BROKER:9092 --es https://es:9200
 """
@@ -36,7 +37,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     k = p.add_argument_group("Kafka mode")
     k.add_argument("--kafka", help="bootstrap servers: read the scenario's topics instead of files")
     k.add_argument("--es", help="Elasticsearch URL for detections")
-    k.add_argument("--secrets", help="KEY=VALUE file with KAIROS_KAFKA_* / KAIROS_ES_* credentials")
+    k.add_argument("--secrets", action="append", default=[],
+                   help="KEY=VALUE file with KAIROS_KAFKA_* / KAIROS_ES_* credentials, read here and, by path, "
+                        "by the running job (repeatable: later files win)")
+    k.add_argument("--no-prepare", action="store_true",
+                   help="the index template and topics exist already (`kairos prepare`): no admin access here; "
+                        "secrets files this machine cannot read are left to the TaskManagers")
     k.add_argument("--exactly-once", action="store_true")
     k.add_argument("--dry-run", action="store_true")
     k.add_argument("--prefix", default="")
@@ -50,24 +56,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def main_kafka(args: argparse.Namespace) -> int:
+def build_kafka_job(args: argparse.Namespace):
+    """(environment with the job, its name) for Kafka mode; raises ScenarioError / SettingsError."""
     from jobs.connect.runner import DEFAULT_CHECKPOINT_MS, ConnectOptions, build, prepare
-    from jobs.connect.settings import SettingsError, load_connections
+    from jobs.connect.settings import load_connections
+
+    plan = make_plan(load(args.scenario))
+    conns = load_connections(args.kafka, args.es, args.secrets, skip_unreadable=args.no_prepare)
+    opts = ConnectOptions(exactly_once=args.exactly_once, dry_run=args.dry_run, prefix=args.prefix,
+                          start=args.start, bounded=args.bounded, parallelism=args.parallelism,
+                          checkpoint_ms=args.checkpoint_ms or DEFAULT_CHECKPOINT_MS, kafka_jar=args.kafka_jar)
+    env = build(plan, conns, opts, embedded=False)  # before prepare: a secret the job cannot reach fails first
+    if not args.no_prepare:
+        prepare(plan, conns, opts)  # index template and output topics exist before the job starts
+    return env, f"kairos/{plan.scenario.name}"
+
+
+def main_kafka(args: argparse.Namespace) -> int:
+    from jobs.connect.settings import SettingsError
 
     try:
-        plan = make_plan(load(args.scenario))
-        conns = load_connections(args.kafka, args.es, args.secrets)
+        env, name = build_kafka_job(args)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 1
     except SettingsError as exc:
         print(f"scenario_job: {exc}", file=sys.stderr)
         return 2
-    opts = ConnectOptions(exactly_once=args.exactly_once, dry_run=args.dry_run, prefix=args.prefix,
-                          start=args.start, bounded=args.bounded, parallelism=args.parallelism,
-                          checkpoint_ms=args.checkpoint_ms or DEFAULT_CHECKPOINT_MS, kafka_jar=args.kafka_jar)
-    prepare(plan, conns, opts)  # index template and output topics exist before the job starts
-    build(plan, conns, opts, embedded=False).execute(f"kairos/{plan.scenario.name}")
+    env.execute(name)
     return 0
 
 

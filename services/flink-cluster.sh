@@ -14,7 +14,7 @@ usage: services/flink-cluster.sh start | stop | status | wait [TIMEOUT_S]
           one process group, wait until REST /overview shows >= 1 TaskManager
   stop    TERM the process group, wait, KILL leftovers
   status  print state; exit 0 iff REST answers with >= 1 TaskManager
-  wait    wait until ready (default 120 s)
+  wait    wait until ready (default 240 s; KAIROS_SERVICES_TIMEOUT_S)
 
 Submit a job:
   source $SERVICES_ENV_DIR/flink-cluster.env
@@ -49,16 +49,29 @@ ready() {
 
 cmd_start() {
   (($#)) && { usage; exit 2; }
-  if is_running flink-cluster; then log "already running"; cmd_wait 120; return; fi
+  if is_running flink-cluster; then log "already running"; cmd_wait "$(timeout_s 240)"; return; fi
   require_java
   local home; home="$(flink_home)"
   local py="$VENV_DIR/bin/python"
   local site; site="$("$py" -c 'import site; print(site.getsitepackages()[0])')"
   mkdir -p "$STATE/conf" "$STATE/state" "$STATE/tmp" "$LOG_DIR"
 
+  # ports are free when chosen, not reserved: a start that dies of a bind error is tried again with new ones
+  local attempt rc
+  for attempt in 1 2 3; do
+    rc=0
+    launch || rc=$?
+    ((rc == 0)) && return 0
+    ((rc == 3)) || die "cluster not ready"
+    log "a port was taken before the cluster bound it (attempt $attempt); new ports"
+  done
+  die "the cluster could not bind free ports 3 times"
+}
+
+# launch: render the config with new ports, start JobManager + TaskManager, wait; 3 = died of a bind clash.
+launch() {
   local rest rpc prom
-  rest="$(free_port)"; rpc="$(free_port)"
-  while [[ "$rpc" == "$rest" ]]; do rpc="$(free_port)"; done
+  { read -r rest; read -r rpc; } < <(free_ports 2)
   prom="$(free_port_range 4)"
   local prom_ports="$prom-$((prom + 3))"
 
@@ -85,11 +98,21 @@ cmd_start() {
     FLINK_REST_PORT="$rest" FLINK_JM_RPC_PORT="$rpc" FLINK_PROM_PORTS="$prom_ports" \
     FLINK_CONF_DIR="$STATE/conf" FLINK_HOME="$home" FLINK_BIN="$home/bin" \
     FLINK_CLUSTER_PID="$pid" FLINK_CLUSTER_LOG="$(log_file flink-cluster)"
-  cmd_wait 120
+  # not wait_until: a JobManager that lost its port exits while the TaskManager keeps the group alive
+  local deadline=$((SECONDS + $(timeout_s 240)))
+  until ready >/dev/null 2>&1; do
+    if bind_clash "$jm_log" 0; then stop_group flink-cluster 30 >/dev/null 2>&1 || true; return 3; fi
+    if ! is_running flink-cluster || ((SECONDS >= deadline)); then
+      log "not ready; last log lines:"; tail -n 20 "$jm_log" "$tm_log" >&2 || true
+      return 1
+    fi
+    sleep 0.5
+  done
+  log "ready at http://127.0.0.1:$rest"
 }
 
 cmd_wait() {
-  local timeout="${1:-120}"
+  local timeout="${1:-$(timeout_s 240)}"
   is_running flink-cluster || die "not running"
   wait_until "$timeout" flink-cluster ready || {
     tail -n 20 "$LOG_DIR/flink-cluster-jobmanager.log" "$LOG_DIR/flink-cluster-taskmanager.log" >&2 || true
@@ -109,7 +132,7 @@ case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   stop) stop_group flink-cluster 30 ;;
   status) cmd_status ;;
-  wait) shift; cmd_wait "${1:-120}" ;;
+  wait) shift; cmd_wait "${1:-$(timeout_s 240)}" ;;
   -h|--help|help) usage ;;
   *) usage; exit 2 ;;
 esac

@@ -83,14 +83,19 @@ def _outputs(plan: Plan, conns: Connections, opts: ConnectOptions, tables=None):
         from jobs.flink.es_io import attach_es_detections
 
         def detections(stream, es=conns.es, index=naming.index, name=plan.scenario.name):
-            return attach_es_detections(stream, es, index, name)
+            return attach_es_detections(stream, es, index, name, buckets=opts.parallelism)
     return KafkaOutputs(conns.kafka, naming, tables or TableEnv(None), opts.exactly_once, detections)
 
 
 def build(plan: Plan, conns: Connections, opts: ConnectOptions, embedded: bool = True):
-    """A StreamExecutionEnvironment with the scenario's job added (embedded=False under `flink run`)."""
+    """A StreamExecutionEnvironment with the scenario's job added (embedded=False under `flink run`).
+
+    The job gets `conns.for_job()`: secrets by reference only (decision 0011); SettingsError when a secret has
+    no place the running job can read it from."""
     from jobs.flink.job import JobOptions, build_job, make_environment
     from jobs.flink.kafka_io import KafkaInputs, TableEnv
+
+    conns = conns.for_job(embedded)
 
     # lateness from Flink watermarks (deterministic=False); checkpoints commit offsets and transactions
     job_options = JobOptions(parallelism=opts.parallelism, deterministic=False,

@@ -18,9 +18,42 @@ PY="${PYTHON:-$(command -v python3 || echo "$VENV_DIR/bin/python")}"
 log()  { printf '[%s] %s\n' "${SERVICE_NAME:-services}" "$*" >&2; }
 die()  { log "ERROR: $*"; exit 1; }
 
-# free_port: ask the kernel for an unused TCP port on 127.0.0.1.
+# Timeouts of the readiness waits: a JVM service on a loaded 2-core box starts several times slower than on an
+# idle one (Elasticsearch took 150 s at load 9). KAIROS_SERVICES_TIMEOUT_S overrides every default.
+timeout_s() { echo "${KAIROS_SERVICES_TIMEOUT_S:-$1}"; }
+
+# free_port: an unused TCP port on 127.0.0.1, below the kernel's ephemeral range. A port the kernel hands out
+# (bind to 0) is free only until it picks it again for someone's outgoing connection; below the range only an
+# explicit bind can take it, and start_retrying() covers that race.
 free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  "$PY" - <<'PYEOF'
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+for _ in range(200):
+    port = random.randint(10000, max(10001, low - 1))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port)); print(port); break
+    except OSError:
+        pass
+    finally:
+        s.close()
+else:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PYEOF
+}
+
+# free_ports N: N distinct free ports, one per line.
+free_ports() {
+  local n="$1" got=() p
+  while ((${#got[@]} < n)); do
+    p="$(free_port)"
+    [[ " ${got[*]} " == *" $p "* ]] || got+=("$p")
+  done
+  printf '%s\n' "${got[@]}"
 }
 
 # free_port_range N: a base port B such that B..B+N-1 are all free right now.
@@ -29,7 +62,7 @@ free_port_range() {
 import random, socket, sys
 n = int(sys.argv[1])
 for _ in range(200):
-    base = random.randint(20000, 60000 - n)
+    base = random.randint(10000, 32000 - n)  # below the ephemeral range, see free_port
     socks = []
     try:
         for p in range(base, base + n):
@@ -48,13 +81,23 @@ pid_file()  { echo "$SERVICES_ENV_DIR/$1.pid"; }
 env_file()  { echo "$SERVICES_ENV_DIR/$1.env"; }
 log_file()  { echo "$LOG_DIR/$1.log"; }
 
-# is_running NAME: the recorded process group still has a live leader.
-is_running() {
+# start_time PID: the process's start time in clock ticks since boot (field 22 of /proc/PID/stat).
+start_time() { awk '{sub(/^.*\) /, ""); print $20}' "/proc/$1/stat" 2>/dev/null; }
+
+# recorded_pid NAME: the pid of NAME's pid file if that process is still the one started (a pid file that
+# survived a reboot may name a pid the kernel gave to an unrelated process: never "running", never killed).
+recorded_pid() {
   local pf; pf="$(pid_file "$1")"
   [[ -f "$pf" ]] || return 1
-  local pid; pid="$(cat "$pf")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+  local pid started
+  read -r pid started < "$pf" || true
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ -z "${started:-}" || "$(start_time "$pid")" == "$started" ]] || return 1
+  echo "$pid"
 }
+
+# is_running NAME: the recorded process group still has its live leader.
+is_running() { recorded_pid "$1" >/dev/null; }
 
 # group_alive PGID: any process left in the process group?
 group_alive() { pgrep -g "$1" >/dev/null 2>&1; }
@@ -66,16 +109,28 @@ start_detached() {
   mkdir -p "$(dirname "$logf")"
   setsid "$@" >>"$logf" 2>&1 < /dev/null &
   local pid=$!
-  echo "$pid" > "$(pid_file "$name")"
+  echo "$pid $(start_time "$pid")" > "$(pid_file "$name")"
   echo "$pid"
 }
+
+# bind_clash LOGFILE OFFSET: the service died because a port was taken between free_port and its bind.
+bind_clash() {
+  tail -c "+$(($2 + 1))" "$1" 2>/dev/null | grep -Eq 'Address already in use|BindException|BindHttpException|BindTransportException'
+}
+
+# log_size FILE: bytes so far (0 if missing), to look only at what a start attempt wrote.
+log_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
 # stop_group NAME [TIMEOUT]: TERM the process group, wait, KILL what is left.
 stop_group() {
   local name="$1" timeout="${2:-30}" pf pid
   pf="$(pid_file "$name")"
   if [[ ! -f "$pf" ]]; then log "not running (no pid file)"; rm -f "$(env_file "$name")"; return 0; fi
-  pid="$(cat "$pf")"
+  local started
+  read -r pid started < "$pf" || true
+  if kill -0 "$pid" 2>/dev/null && [[ -n "${started:-}" && "$(start_time "$pid")" != "$started" ]]; then
+    log "not running (stale pid file: pid $pid is another process now)"; rm -f "$pf" "$(env_file "$name")"; return 0
+  fi
   if group_alive "$pid"; then
     log "stopping process group $pid"
     kill -TERM -- "-$pid" 2>/dev/null || true
