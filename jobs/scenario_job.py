@@ -91,10 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.kafka:
         return main_kafka(args)
+    malformed = [r for r in args.reference if "=" not in r]
+    if malformed:
+        print(f"scenario_job: --reference {malformed[0]}: expected NAME=FILE", file=sys.stderr)
+        return 2
+    references = dict(r.split("=", 1) for r in args.reference)
     try:
-        plan = make_plan(load(args.scenario))
+        plan = make_plan(load(args.scenario, given_references=references))
         files = resolve_event_files(plan.scenario, args.events, args.changelog)
-        bind_references(plan, dict(r.split("=", 1) for r in args.reference))
+        bind_references(plan, references)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 1
