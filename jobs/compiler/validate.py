@@ -23,6 +23,7 @@ class Edge:
     port: str
     from_source: bool
     loc: Location
+    extra: bool = False  # a node's own extra input (action cancel_if), not a `from`: plan keeps it off segmenting
 
 
 @dataclass
@@ -183,6 +184,7 @@ def build_graph(scenario: Scenario) -> Graph:
         result = module.compile(spec, params, merge_envs(envs), cc)
         if result is not None:
             compiled[node_id] = result
+    _add_extra_sources(order, inputs, compiled, errors)
     errors.raise_if_any()
 
     downstream: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -190,6 +192,25 @@ def build_graph(scenario: Scenario) -> Graph:
         for edge in inputs[node_id]:
             downstream[(edge.upstream, edge.port)].append(node_id)
     return Graph(scenario, order, specs, inputs, compiled, dict(downstream))
+
+
+def _add_extra_sources(order: list[str], inputs: dict[str, list[Edge]], compiled: dict[str, Compiled],
+                       errors: Collector) -> None:
+    """Sources a node reads besides `from` (cancel_if): one that already reaches the node upstream would be
+    ambiguous (its events could not be told apart from the triggering ones)."""
+    for node_id in order:
+        for source, loc in compiled[node_id].extra_sources if node_id in compiled else ():
+            seen, todo = set(), [node_id]
+            while todo:
+                for edge in inputs[todo.pop()]:
+                    if edge.upstream not in seen:
+                        seen.add(edge.upstream)
+                        todo.extend([] if edge.from_source else [edge.upstream])
+            if source in seen:
+                errors.error(loc, f"source '{source}' already reaches '{node_id}' through 'from': the events that "
+                                  "cancel must come from a source of their own")
+            else:
+                inputs[node_id].append(Edge(source, DEFAULT_PORT, True, loc, extra=True))
 
 
 def load(path: str, text: str | None = None) -> Graph:
