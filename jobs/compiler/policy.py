@@ -182,6 +182,6 @@ def read_policy(raw: object, loc: Location, scenario_file: str, errors: Collecto
         if cap.per_ms > spec.ttl_ms:
             errors.error(v["caps"].value.item_loc(i), f"a cap window ({cap.per_ms} ms) is longer than the policy's "
                                                       f"state ttl ({spec.ttl_ms} ms)")
-    if not (spec.cooldown_ms or spec.caps or spec.quiet or spec.consent):
+    if not any(name in v for name in ("cooldown", "caps", "quiet_hours", "consent")):
         errors.error(raw.loc, "the policy sets nothing: give at least one of cooldown, caps, quiet_hours, consent")
     return spec

@@ -114,11 +114,10 @@ class PolicyRuntime:
 
 def compile_policy(spec: PolicySpec, channel: str, env: Env, cc: CompileContext) -> PolicyRuntime | None:
     """The policy as it applies to one action node: its expressions typed against the fields reaching it."""
-    consent = None
+    consent, ok = None, True
     if channel in spec.consent:
         consent = cc.condition(spec.consent[channel], env, what=f"policy consent for '{channel}'")
-        if consent is None:
-            return None
+        ok = consent is not None
     quiet = zone = None
     default_zone = "UTC"
     if spec.quiet is not None:
@@ -126,8 +125,9 @@ def compile_policy(spec: PolicySpec, channel: str, env: Env, cc: CompileContext)
         quiet, default_zone = (q.start_min, q.end_min, q.then), q.default_time_zone
         if q.time_zone is not None:
             zone = cc.expr(q.time_zone, env, expected=STRING, what="policy time_zone")
-            if zone is None:
-                return None
+            ok = ok and zone is not None
+    if not ok:
+        return None
     caps = [c for c in spec.caps if c.channel is None or c.channel == channel]
     return PolicyRuntime(channel, spec.ttl_ms, spec.cooldown_ms, caps, spec.longest_window_ms, consent, quiet,
                          zone, default_zone)
