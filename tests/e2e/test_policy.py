@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,8 +69,8 @@ def make_input(seed: int, n: int = 500):
         t += rng.randint(0, 15) * 1000 + rng.randint(0, 999)
         customer = f"c{rng.randint(1, 4)}"
         if rng.random() < 0.35:
-            deposits.append({"deposit_id": f"d{i}", "customer_id": customer, "amount": float(rng.choice([50, 200, 900])),
-                             "ts": t})
+            deposits.append({"deposit_id": f"d{i}", "customer_id": customer,
+                             "amount": float(rng.choice([50, 200, 900])), "ts": t})
         else:
             atm.append({"event_id": f"e{i}", "customer_id": customer, "requested": float(rng.choice([100, 500])),
                         "offer": rng.choice(["loan", "card", "overdraft", "insurance"]), "tz": rng.choice(ZONES),

@@ -111,11 +111,10 @@ def _run(text: str, lines: list[tuple[str, dict]]):
 def test_quiet_hours_hold_until_they_end_in_the_customers_zone():
     # 21:30 UTC is 22:30 in Warsaw (UTC+1 in November): held until 06:00 Warsaw = 05:00 UTC; in UTC it goes
     policy = 'policy: {quiet_hours: {start: "22:00", end: "06:00", time_zone: tz}}\n'
-    result = _run(HEADER + policy + ACTION, [
-        ("atm", {"id": "a", "customer_id": "c1", "requested": 1.0, "tz": "Europe/Warsaw", "ts": "2026-11-02T21:30:00Z"}),
-        ("atm", {"id": "b", "customer_id": "c2", "requested": 1.0, "tz": None, "ts": "2026-11-02T21:30:00Z"}),
-        ("atm", {"id": "c", "customer_id": "c3", "requested": 1.0, "tz": "Nowhere/City", "ts": "2026-11-02T21:31:00Z"}),
-    ])
+    def atm(i, zone, ts):
+        return "atm", {"id": i, "customer_id": f"c-{i}", "requested": 1.0, "tz": zone, "ts": f"2026-11-02T{ts}Z"}
+    result = _run(HEADER + policy + ACTION, [atm("a", "Europe/Warsaw", "21:30:00"), atm("b", None, "21:30:00"),
+                                             atm("c", "Nowhere/City", "21:31:00")])
     assert sorted((a["event_id"], a["time"]) for a in result.actions) == [
         ("a", "2026-11-03T05:00:00.000Z"), ("b", "2026-11-02T21:30:05.000Z")]
     assert [(d["node"], d["error"]) for d in result.dead_letter] == [
