@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.types import RecordType
 from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
-from jobs.nodes.outputs import dead_letter, iso_ms, jsonable, raw_input
+from jobs.nodes.outputs import iso_ms, jsonable, raw_input
 from jobs.nodes.policy import PolicyRuntime, Reason, compile_policy
+from jobs.nodes.policy_cancel import Cancel, compile_cancel
 
 TYPE = "action"
 DOC = ("Emits an action on a named channel with a payload built by expressions, keyed by customer. With `delay` "
@@ -41,11 +41,6 @@ PARAMS = [
 ]
 PORTS = ()
 MULTI_INPUT = False
-CANCEL_PARAMS = [
-    P.Param("source", P.NAME, "The events source whose events may cancel the action.", True),
-    P.Param("condition", P.CONDITION, "Over that event's fields and trigger.NAME (the delayed event's values).",
-            True),
-]
 CANCELLED_PORT = "cancel"  # where cancelling events leave: no node reads it, so the executor counts `filtered`
 
 
@@ -57,15 +52,6 @@ def make_action(scenario: str, node: str, channel: str, to, payload, ctx: Ctx, t
         "event_id": event_id, "time": iso_ms(ts),
         "payload": {name: jsonable(value) for name, value in payload.items()},
     }
-
-
-@dataclass
-class Cancel:
-    source: str
-    condition: CompiledExpr
-    trigger_names: tuple[str, ...]  # the delayed event's values the condition may read
-    changelog: bool  # updates of a changelog source (on_changelog), else events of an events source (process)
-    has_id: bool  # the source declares an id field (else an event's id is a hash of its line: not shown)
 
 
 @dataclass
@@ -142,7 +128,7 @@ class ActionRuntime(NodeRuntime):
 
     def _release(self, entry: dict, t: int, rt: Runtime) -> None:
         if "trigger" in entry and not entry.get("held"):
-            by = self._cancelled_by(entry, rt)
+            by = self.cancel.cancelled_by(entry, rt.map_state(self.id, "cancellers"), self.id, rt)
             if by is not None:
                 self._suppressed(entry, t, Reason.CANCELLED, rt, cancelled_by=by)
                 return
@@ -156,18 +142,6 @@ class ActionRuntime(NodeRuntime):
                 return
             self.policy.record(entry, t, rt)
         rt.emit("action", {**entry["record"], "time": iso_ms(t)})
-
-    def _cancelled_by(self, entry: dict, rt: Runtime):
-        cancellers = rt.map_state(self.id, "cancellers")
-        for c_ts in sorted(k for k in cancellers.keys() if entry["ts"] <= k < entry["due"]):
-            for event_id, fields in cancellers.get(c_ts):
-                try:
-                    if self.cancel.condition.fn({**fields, "trigger": entry["trigger"]}) is True:
-                        return {"source": self.cancel.source, "time": iso_ms(c_ts),
-                                "id": event_id if self.cancel.has_id else None}
-                except Exception as exc:  # noqa: BLE001 - a failing condition cancels nothing; the reason is kept
-                    rt.emit("dead", dead_letter(rt.scenario, self.id, f"cancel_if: {exc}", fields, c_ts))
-        return None
 
     def _suppressed(self, entry: dict, t: int, reason: Reason, rt: Runtime, **extra) -> None:
         record = entry["record"]
@@ -196,32 +170,6 @@ def summary(data: dict) -> str:
     return f"{data.get('channel')} → {data.get('to', 'key')}{delay}{unless}"
 
 
-def _compile_cancel(value: P.Value, env: Env, delay_ms: int | None, cc: CompileContext) -> Cancel | None:
-    raw = value.value
-    if not isinstance(raw, dict) or not hasattr(raw, "loc"):
-        cc.errors.error(value.loc, "'cancel_if' must be a mapping {source: NAME, condition: EXPR}")
-        return None
-    v = P.read_params(raw, CANCEL_PARAMS, cc.errors, what="cancel_if")
-    if not delay_ms:
-        cc.errors.error(value.loc, "'cancel_if' needs a 'delay': only a delayed action can be cancelled")
-        return None
-    if "source" not in v or "condition" not in v:
-        return None
-    name = v["source"].value
-    source = cc.sources.get(name)
-    if source is None:
-        cc.errors.error(v["source"].loc, f"unknown source '{name}'{P.did_you_mean(name, list(cc.sources))}")
-        return None
-    if "trigger" in source.schema.fields:
-        cc.errors.error(v["source"].loc, f"source '{name}' has a field 'trigger', the name cancel_if gives the "
-                                         "delayed event")
-        return None
-    condition = cc.condition(v["condition"], {**source.schema.fields, "trigger": RecordType(dict(env))},
-                             what="cancel_if")
-    return None if condition is None else Cancel(name, condition, tuple(env), source.kind == "changelog",
-                                                      source.id is not None)
-
-
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     if "channel" not in params:
         return None
@@ -229,7 +177,7 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     payload = cc.expr_map(params["payload"].value, env, "payload", sequential=False) if "payload" in params else None
     offer = cc.expr(params.get("offer"), env, what="'offer'")
     delay_ms = params["delay"].value if "delay" in params else None
-    cancel = _compile_cancel(params["cancel_if"], env, delay_ms, cc) if "cancel_if" in params else None
+    cancel = compile_cancel(params["cancel_if"], env, delay_ms, cc) if "cancel_if" in params else None
     policy = None
     if cc.scenario.policy is not None and params["policy"].value:
         policy = compile_policy(cc.scenario.policy, params["channel"].value, env, cc)
