@@ -205,3 +205,53 @@ def test_harness_matches_the_oracle(case, harness_run) -> None:
 def test_flink_matches_the_oracle(case, flink_run) -> None:
     scenario, files, atm, deposits = case
     check(flink_run(scenario, files), atm, deposits)
+
+
+TWO_CHANNELS = """
+name: policy_channels
+policy:
+  caps:
+    - {max: 2, per: 1h}
+    - {max: 1, per: 1h, channel: push}
+sources:
+  tx:
+    schema: {id: string, customer_id: string, ts: timestamp}
+    key: customer_id
+    time: ts
+    id: id
+    out_of_orderness: 1m
+nodes:
+  - {id: sms, type: action, from: tx, channel: sms, payload: {id: id}}
+  - {id: push, type: action, from: tx, channel: push, payload: {id: id}}
+"""
+# hand-worked: each event asks for an sms and a push (sms node first in topological order at equal times).
+# a (10:00): sms sent (1 of 2 overall), push sent (2 of 2, push 1 of 1); b (10:00:30, arrives first, on time
+# within the 1m): both capped;
+# c (11:00:01): the window (10:00:01, 11:00:01] is empty again -> sms sent, push sent
+TWO_INPUT = [{"id": "b", "customer_id": "c1", "ts": "2026-11-02T10:00:30Z"},
+             {"id": "a", "customer_id": "c1", "ts": "2026-11-02T10:00:00Z"},
+             {"id": "c", "customer_id": "c1", "ts": "2026-11-02T11:00:01Z"}]
+TWO_SENT = [("sms", "a"), ("push", "a"), ("sms", "c"), ("push", "c")]
+TWO_CAPPED = [("sms", "b"), ("push", "b")]
+
+
+def _two_channels(tmp_path_factory):
+    base = tmp_path_factory.mktemp("channels")
+    (base / "s.yaml").write_text(TWO_CHANNELS, encoding="utf-8")
+    (base / "tx.jsonl").write_text("".join(json.dumps(e) + "\n" for e in TWO_INPUT), encoding="utf-8")
+    return base / "s.yaml", {"tx": str(base / "tx.jsonl")}
+
+
+def _check_two(result: RunResult) -> None:
+    assert sorted((a["node"], a["event_id"]) for a in result.actions) == sorted(TWO_SENT)
+    assert sorted((d["node"], d["event_id"], d["fields"]["reason"]) for d in result.detected) == \
+        sorted((n, e, "cap") for n, e in TWO_CAPPED)
+
+
+def test_caps_count_every_channel_harness(tmp_path_factory, harness_run) -> None:
+    _check_two(harness_run(*_two_channels(tmp_path_factory)))
+
+
+@pytest.mark.flink
+def test_caps_count_every_channel_flink(tmp_path_factory, flink_run) -> None:
+    _check_two(flink_run(*_two_channels(tmp_path_factory)))
