@@ -12,6 +12,7 @@ from pathlib import Path
 from jobs.compiler import params as P
 from jobs.compiler.errors import Collector, Location
 from jobs.compiler.loader import YList, YMap, load_yaml
+from jobs.compiler.policy import PolicySpec, read_policy
 from jobs.compiler.types import RecordType, Type, TypeSpecError, parse_type
 
 SCENARIO_PARAMS = [
@@ -22,6 +23,8 @@ SCENARIO_PARAMS = [
     P.Param("sources", P.ANY, "Input streams by name.", True, schema={"type": "object"}),
     P.Param("references", P.ANY, "Static reference tables by name.", schema={"type": "object"}),
     P.Param("nodes", P.ANY, "The graph: a list of nodes.", True, schema={"type": "array"}),
+    P.Param("policy", P.ANY, "Contact policy for every action node (cooldown, caps, quiet hours, consent), or the "
+            "path of a shared policy file.", schema={"anyOf": [{"type": "string"}, {"type": "object"}]}),
 ]
 
 SOURCE_PARAMS = [
@@ -102,6 +105,7 @@ class Scenario:
     sources: dict[str, Source] = field(default_factory=dict)
     references: dict[str, Reference] = field(default_factory=dict)
     nodes: list[NodeSpec] = field(default_factory=list)
+    policy: PolicySpec | None = None  # the contact policy every action node applies (jobs/nodes/policy.py)
 
     @property
     def directory(self) -> Path:
@@ -243,6 +247,8 @@ def read_scenario(path: str | Path, text: str | None = None) -> Scenario:
                 target[name] = item
     if "sources" in root and isinstance(root["sources"], YMap) and not root["sources"]:
         errors.error(root.value_loc("sources"), "a scenario needs at least one source")
+    if "policy" in root:
+        scenario.policy = read_policy(root["policy"], root.value_loc("policy"), file, errors)
     raw_nodes = root.get("nodes")
     if raw_nodes is not None and not isinstance(raw_nodes, YList):
         errors.error(root.value_loc("nodes"), "'nodes' must be a list of nodes")

@@ -72,7 +72,7 @@ def make_plan(graph: Graph) -> Plan:
     keyed_by_id: dict[tuple[int, str], int] = {}  # (upstream segment, key id) -> keyed segment
     for node_id in graph.order:
         compiled = graph.compiled[node_id]
-        upstream = {ENTRY if e.from_source else segment_of[e.upstream] for e in graph.inputs[node_id]}
+        upstream = {ENTRY if e.from_source else segment_of[e.upstream] for e in graph.inputs[node_id] if not e.extra}
         if compiled.keyed:
             key_id = compiled.key.source.strip() if compiled.key is not None else EVENT_KEY
             only = next(iter(upstream)) if len(upstream) == 1 else None

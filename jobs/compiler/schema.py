@@ -9,12 +9,16 @@ from typing import Any
 
 from jobs.compiler.model import REFERENCE_PARAMS, SCENARIO_PARAMS, SOURCE_PARAMS
 from jobs.compiler.params import Param, json_schema_for
+from jobs.compiler.policy import CAP_PARAMS, POLICY_PARAMS, QUIET_PARAMS
 from jobs.nodes import NODE_TYPES
 
 TYPE_SCHEMA: dict[str, Any] = {
     "description": "A type: string, int, float, bool, timestamp, any, list<T>, map<T>, or a mapping of fields.",
     "anyOf": [{"type": "string"}, {"type": "object"}],
 }
+
+
+SCENARIO_POLICY_DOC = next(p.doc for p in SCENARIO_PARAMS if p.name == "policy")
 
 
 def _object(params: list[Param], extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -52,6 +56,13 @@ def scenario_schema() -> dict[str, Any]:
         "type": "array", "minItems": 1, "description": "The graph, as a list of nodes.",
         "items": {"type": "object", "required": ["id", "type"], "allOf": node_variants},
     }
+    policy = _object(POLICY_PARAMS, {
+        "caps": {"type": "array", "items": _object(CAP_PARAMS), "description": "Frequency caps."},
+        "quiet_hours": _object(QUIET_PARAMS),
+        "consent": {"type": "object", "additionalProperties": {"type": ["string", "boolean"]},
+                    "description": "Per channel, a bool expression, e.g. {sms: profile.sms_consent}."}})
+    root["properties"]["policy"] = {"description": SCENARIO_POLICY_DOC,
+                                    "anyOf": [{"type": "string", "description": "The path of a policy file."}, policy]}
     root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     root["$id"] = "https://kairos.dev/schema/scenario.json"
     root["title"] = "kairos scenario"

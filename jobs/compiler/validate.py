@@ -24,6 +24,7 @@ class Edge:
     port: str
     from_source: bool
     loc: Location
+    extra: bool = False  # a node's own extra input (action cancel_if), not a `from`: plan keeps it off segmenting
 
 
 @dataclass
@@ -200,6 +201,7 @@ def build_graph(scenario: Scenario, given_references: Collection[str] = ()) -> G
         result = _compile_node(spec, merge_envs(envs), cc)
         if result is not None:
             compiled[node_id] = result
+    _add_extra_sources(order, inputs, compiled, errors)
     errors.raise_if_any()
 
     downstream: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -229,6 +231,25 @@ def _compile_node(spec: NodeSpec, env: Env, cc: CompileContext) -> Compiled | No
         cc.errors.error(spec.loc, f"internal error: {spec.type} node '{spec.id}' did not compile and gave no "
                                   "reason; please report it")
     return result
+
+
+def _add_extra_sources(order: list[str], inputs: dict[str, list[Edge]], compiled: dict[str, Compiled],
+                       errors: Collector) -> None:
+    """Sources a node reads besides `from` (cancel_if): one that already reaches the node upstream would be
+    ambiguous (its events could not be told apart from the triggering ones)."""
+    for node_id in order:
+        for source, loc in compiled[node_id].extra_sources if node_id in compiled else ():
+            seen, todo = set(), [node_id]
+            while todo:
+                for edge in inputs[todo.pop()]:
+                    if edge.upstream not in seen:
+                        seen.add(edge.upstream)
+                        todo.extend([] if edge.from_source else [edge.upstream])
+            if source in seen:
+                errors.error(loc, f"source '{source}' already reaches '{node_id}' through 'from': the events that "
+                                  "cancel must come from a source of their own")
+            else:
+                inputs[node_id].append(Edge(source, DEFAULT_PORT, True, loc, extra=True))
 
 
 def load(path: str, text: str | None = None, given_references: Collection[str] = ()) -> Graph:

@@ -85,6 +85,8 @@ class Compiled:
     terminal: bool = False  # action / detected: nothing flows on
     uses_time: bool = False  # depends on watermarks (windows, event-time joins): late events are dead letters
     holds: bool = False  # may keep an event in keyed state and pass it on later (from a timer): counted "held"
+    # sources whose events also reach this node besides its `from` (action cancel_if), with where they are named
+    extra_sources: list[tuple[str, Location]] = field(default_factory=list)
 
 
 @dataclass

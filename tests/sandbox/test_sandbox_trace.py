@@ -66,26 +66,26 @@ def test_paths_show_outcomes_variables_and_errors() -> None:
 def test_cli_json(capsys) -> None:
     assert main(["test", *BANK_ARGS, "--json", "--limit", "5"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["scenario"] == "low_balance_offer" and data["input_lines"] == 13 and len(data["events"]) == 5
-    assert data["counts"]["reachable"] == {"in": 6, "out": 4, "filtered": 2, "dead_letter": 0, "held": 0,
+    assert data["scenario"] == "low_balance_offer" and data["input_lines"] == 15 and len(data["events"]) == 5
+    assert data["counts"]["reachable"] == {"in": 7, "out": 5, "filtered": 2, "dead_letter": 0, "held": 0,
                                            "emitted": 0, "late": 0}
     e1 = next(e for e in data["events"] if e["id"] == "e1")
     assert [s["node"] for s in e1["path"]] == ["insufficient_funds", "profile", "reachable", "offer", "send_sms",
                                                "log_offer"]
     assert e1["path"][3]["vars"]["product"] == "personal_loan"
     assert e1["actions"][0]["payload"]["product"] == "personal_loan"
-    assert {"from": "offer", "port": "out", "to": "send_sms", "count": 4} in data["edges"]
+    assert {"from": "offer", "port": "out", "to": "send_sms", "count": 5} in data["edges"]
 
 
 def test_cli_rich_output(capsys) -> None:
     assert main(["test", *BANK_ARGS, "--all"]) == 0
     out = capsys.readouterr().out
     for text in ("insufficient_funds", "reachable", "filtered", "product", "personal_loan", "dead letter",
-                 "expected float", "profiles update", "4 actions"):
+                 "expected float", "profiles update", "3 actions"):
         assert text in out, text
     assert "more input lines not shown" not in out
     assert main(["test", *BANK_ARGS, "--limit", "2"]) == 0
-    assert "11 more input lines not shown" in capsys.readouterr().out
+    assert "13 more input lines not shown" in capsys.readouterr().out
 
 
 def test_cli_input_errors(capsys) -> None:

@@ -50,6 +50,7 @@ def test_doc_example(line, text, events, expected):
         return
     plan = make_plan(graph)
     bind_references(plan, {})
-    result = run_in_process(plan, [("tx", e) for e in events])
+    # an `events` line is a tx event, or "SOURCE {json}" for another source of the example
+    result = run_in_process(plan, [("tx", e) if e.startswith("{") else tuple(e.split(" ", 1)) for e in events])
     assert [a["payload"] for a in canonical(result.actions)] == expected
     assert result.dead_letter == []

@@ -1,0 +1,134 @@
+"""The contact policy as an action node applies it: consent, quiet hours, per-offer cooldown, frequency caps.
+
+The scenario declares the policy once (`policy:`, read by jobs/compiler/policy.py); every action node compiles
+its own `PolicyRuntime` against the fields that reach it, and all of them share one customer's contact history
+in Flink keyed state (ValueState with the policy's TTL, namespace `_policy`), so a cap counts every channel.
+
+Decisions are taken in event-time order: the action node hands a contact to the policy from an event-time
+timer at the contact's time (its delay, or at once: when the watermark reaches the event), never in arrival
+order, so the same input gives the same contacts whatever order it arrives in within the allowed lateness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jobs.compiler.expr import CompiledExpr
+from jobs.compiler.policy import Cap, PolicySpec, valid_zone
+from jobs.compiler.types import STRING
+from jobs.nodes.base import CompileContext, Ctx, Env, Runtime, StateSpec
+
+STATE = "_policy"  # node ids start with a letter: this namespace is the policy's alone
+
+
+class Reason(StrEnum):
+    """Why a contact was not sent: the `reason` field of its detection (count them in Kibana)."""
+
+    CANCELLED = "cancelled"  # the action's cancel_if matched (jobs/nodes/action.py)
+    NO_CONSENT = "no_consent"
+    QUIET_HOURS = "quiet_hours"
+    COOLDOWN = "cooldown"
+    CAP = "cap"
+
+
+@dataclass
+class PolicyRuntime:
+    channel: str
+    ttl_ms: int
+    cooldown_ms: int | None
+    caps: list[Cap]  # the caps that count this channel
+    window_ms: int  # the longest cap window of the policy (all channels share the history)
+    consent: CompiledExpr | None
+    quiet: tuple[int, int, str] | None  # (start minute, end minute, "hold" | "drop")
+    zone: CompiledExpr | None
+    default_zone: str
+
+    def prepare(self, ctx: Ctx) -> dict[str, Any]:
+        """What the policy needs from the triggering event, taken when it arrives: a time zone that is not a
+        zone makes the event a dead letter then (with the reason), not a failed timer later."""
+        out: dict[str, Any] = {"consent": True if self.consent is None else self.consent.fn(ctx) is True}
+        if self.quiet is not None:
+            zone = self.zone.fn(ctx) if self.zone is not None else None
+            if zone is None:
+                zone = self.default_zone
+            elif not valid_zone(zone):
+                raise ValueError(f"invalid time zone {str(zone)[:80]!r}: not an IANA zone name such as Europe/Warsaw")
+            out["zone"] = zone
+        return out
+
+    def quiet_until(self, t: int, zone: str) -> int | None:
+        """The end of the quiet hours `t` falls in (epoch ms), or None when `t` is outside them."""
+        start, end, _ = self.quiet
+        tz = ZoneInfo(zone)
+        local = datetime.fromtimestamp(t / 1000, tz)
+        minute = local.hour * 60 + local.minute
+        if start < end:
+            quiet, day = start <= minute < end, local.date()
+        else:  # over midnight, e.g. 21:00-08:00
+            quiet = minute >= start or minute < end
+            day = local.date() + timedelta(days=1) if minute >= start else local.date()
+        if not quiet:
+            return None
+        return int(datetime.combine(day, time(end // 60, end % 60), tz).timestamp() * 1000)
+
+    def decide(self, entry: dict, t: int, rt: Runtime) -> tuple[str, Any]:
+        """("send", None), ("suppress", Reason) or ("hold", release time) for a contact at time t."""
+        if not entry.get("consent", True):
+            return "suppress", Reason.NO_CONSENT
+        if self.quiet is not None:
+            until = self.quiet_until(t, entry["zone"])
+            if until is not None:
+                return ("hold", until) if self.quiet[2] == "hold" else ("suppress", Reason.QUIET_HOURS)
+        if self.cooldown_ms:
+            last = (rt.value_state(STATE, "offers").value() or {}).get(entry["offer"])
+            if last is not None and t - last < self.cooldown_ms:
+                return "suppress", Reason.COOLDOWN
+        if self.caps:
+            contacts = rt.value_state(STATE, "contacts").value() or []
+            for cap in self.caps:
+                used = sum(1 for ts, channel in contacts
+                           if t - cap.per_ms < ts <= t and (cap.channel is None or channel == cap.channel))
+                if used >= cap.max:
+                    return "suppress", Reason.CAP
+        return "send", None
+
+    def record(self, entry: dict, t: int, rt: Runtime) -> None:
+        """A contact was sent at t: it counts for later cooldowns and caps (old entries are pruned here)."""
+        if self.window_ms:
+            state = rt.value_state(STATE, "contacts")
+            contacts = [c for c in state.value() or [] if c[0] > t - self.window_ms]
+            state.update([*contacts, (t, self.channel)])
+        if self.cooldown_ms:
+            state = rt.value_state(STATE, "offers")
+            offers = {o: ts for o, ts in (state.value() or {}).items() if t - ts < self.cooldown_ms}
+            offers[entry["offer"]] = t
+            state.update(offers)
+
+    def state_specs(self) -> list[StateSpec]:
+        return [StateSpec(STATE, "contacts", "value", self.ttl_ms), StateSpec(STATE, "offers", "value", self.ttl_ms)]
+
+
+def compile_policy(spec: PolicySpec, channel: str, env: Env, cc: CompileContext) -> PolicyRuntime | None:
+    """The policy as it applies to one action node: its expressions typed against the fields reaching it."""
+    consent, ok = None, True
+    if channel in spec.consent:
+        consent = cc.condition(spec.consent[channel], env, what=f"policy consent for '{channel}'")
+        ok = consent is not None
+    quiet = zone = None
+    default_zone = "UTC"
+    if spec.quiet is not None:
+        q = spec.quiet
+        quiet, default_zone = (q.start_min, q.end_min, q.then), q.default_time_zone
+        if q.time_zone is not None:
+            zone = cc.expr(q.time_zone, env, expected=STRING, what="policy time_zone")
+            ok = ok and zone is not None
+    if not ok:
+        return None
+    caps = [c for c in spec.caps if c.channel is None or c.channel == channel]
+    return PolicyRuntime(channel, spec.ttl_ms, spec.cooldown_ms, caps, spec.longest_window_ms, consent, quiet,
+                         zone, default_zone)
+
