@@ -23,8 +23,7 @@ import pytest
 from jobs.connect.settings import KafkaSettings
 from jobs.connect.topics import ensure_topics, produce
 from tests import patterns_oracle as oracle
-
-from .test_kafka_es_e2e import read_topic, stop_job, wait_for
+from tests.integration.test_kafka_es_e2e import read_topic, stop_job, wait_for
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
