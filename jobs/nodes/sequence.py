@@ -32,6 +32,9 @@ FAMILY = "aggregate"
 
 @dataclass
 class SequenceRuntime(patterns.PatternRuntime):
+    def decides_b_at_its_time(self) -> bool:
+        return self.restart
+
     def match(self, a: Ctx, b: Ctx) -> Ctx:
         # one id per (A, B) pair: one B completing two A's gives two distinct actions
         return {**b, self.name: self.a_record(a), "_id": f"{a.get('_id')}>{b.get('_id')}"}

@@ -237,3 +237,21 @@ def test_unknown_names_in_conditions_are_located() -> None:
     assert errors[2].startswith("p.yaml:14:26: 'where': record has no field 'prize'")
     [clash] = errors_of("  - {id: g, type: sequence, first: type = 'a', then: type = 'b', within: 5m, as: price}\n")
     assert clash.startswith("p.yaml:10:82: pattern name 'price' is already defined upstream")
+
+
+def test_few_timers_one_per_key_in_the_usual_case(monkeypatch) -> None:
+    """Registrations against one timer per A deadline and per B time (deduplicated per key and ms)."""
+    from jobs.runtime.harness import MemoryRuntime
+
+    rng = random.Random(7)
+    events = oracle.shuffled_within(oracle.generate(rng, 4000, 100, ("cart_add", "cart_add", "checkout", "view"),
+                                                    step_ms=1000), OOO, rng)
+    naive = {(e["customer_id"], e["_t"] + WITHIN) for e in events if is_add(e)} | {
+        (e["customer_id"], e["_t"]) for e in events if is_checkout(e)}
+    calls = []
+    original = MemoryRuntime.register_timer
+    monkeypatch.setattr(MemoryRuntime, "register_timer", lambda rt, ts: (calls.append(ts), original(rt, ts)))
+    for nodes in (absence_nodes(), sequence_nodes()):
+        calls.clear()
+        run(nodes, oracle.lines(events))
+        assert len(calls) < 0.5 * len(naive), (len(calls), len(naive))
