@@ -18,6 +18,7 @@ watermark stalled that long, e.g. a source that died.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -77,7 +78,11 @@ def compile_parts(spec, params_: dict, env: Env, cc: CompileContext, b_name: str
     record = [n for n in env if not n.startswith("_")]
     a_env = {**env, name: RecordType({n: env[n] for n in record})}
     first = cc.condition(params_.get("first"), env, what="'first'")
-    then = cc.condition(params_.get(b_name), env, what=f"'{b_name}'")
+    b_text = params_.get(b_name)
+    if b_text is not None and name not in env and re.search(rf"\b{re.escape(name)}\.", str(b_text.value)):
+        cc.errors.error(b_text.loc, f"'{b_name}' is on B's own values; compare with A's ({name}.…) in 'where'")
+        b_text = None
+    then = cc.condition(b_text, env, what=f"'{b_name}'")
     where = cc.condition(params_.get("where"), a_env, what="'where'")
     key = cc.expr(params_.get("key"), env, what="'key'")
     if len(cc.errors.diagnostics) > errors_before or first is None or then is None or within is None:

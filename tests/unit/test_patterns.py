@@ -232,9 +232,12 @@ def test_zero_and_negative_durations_and_unknown_fields_are_located() -> None:
 def test_unknown_names_in_conditions_are_located() -> None:
     errors = errors_of("  - id: g\n    type: sequence\n    first: typ = 'a'\n    then: price > cart.price\n"
                        "    where: price >= cart.prize\n    as: cart\n    within: 5m\n")
-    assert errors[0].startswith("p.yaml:12:12: 'first': unknown name 'typ'")
-    assert errors[1].startswith("p.yaml:13:19: 'then': unknown name 'cart'")  # A's values only in `where`
-    assert errors[2].startswith("p.yaml:14:26: 'where': record has no field 'prize'")
+    assert errors == ["p.yaml:12:12: 'first': unknown name 'typ' (did you mean 'type'?)",
+                      "p.yaml:13:11: 'then' is on B's own values; compare with A's (cart.…) in 'where'",
+                      "p.yaml:14:26: 'where': record has no field 'prize' (did you mean 'price'?)"]
+    [where] = errors_of("  - id: g\n    type: sequence\n    first: type = 'a'\n    then: type = 'b'\n"
+                        "    where: price >= cart.prize\n    as: cart\n    within: 5m\n")
+    assert where == "p.yaml:14:26: 'where': record has no field 'prize' (did you mean 'price'?)"
     [clash] = errors_of("  - {id: g, type: sequence, first: type = 'a', then: type = 'b', within: 5m, as: price}\n")
     assert clash.startswith("p.yaml:10:82: pattern name 'price' is already defined upstream")
 
