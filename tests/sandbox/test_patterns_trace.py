@@ -54,3 +54,18 @@ def test_kairos_test_json_and_graph_summary(capsys, tmp_path) -> None:
     out = tmp_path / "cart.html"
     assert main(["graph", str(CART / "abandoned_cart.yaml"), "-o", str(out)]) == 0
     assert "type = &#x27;cart_add&#x27; and no type = &#x27;checkout&#x27; within 30m" in out.read_text()
+
+
+def test_trace_of_a_sequence_shows_a_values_on_the_completing_b() -> None:
+    from tests.unit.test_patterns import HEADER, ev, sequence_nodes
+
+    plan = make_plan(load("p.yaml", HEADER + sequence_nodes()))
+    traced = trace_run(plan, [("shop", ev("a1", "cart_add", 0, 50)), ("shop", ev("v", "view", 1)),
+                              ("shop", ev("b", "checkout", 2, 60)), ("shop", ev("b2", "checkout", 3, 70))])
+    a1, view, b, b2 = traced.events
+    assert [(s.outcome, s.ports) for s in a1.steps] == [("held", [])]
+    assert [(s.outcome, s.ports) for s in view.steps] == [("filtered", ["ignored"])]
+    assert [(s.node, s.outcome) for s in b.steps] == [("bought", "out"), ("thanks", "out")]
+    assert b.steps[0].vars["cart"]["product"] == "p-a1" and b.steps[0].vars["price"] == 60.0
+    assert b.actions[0]["payload"] == {"product": "p-a1", "paid": 60.0}
+    assert [(s.outcome, s.ports) for s in b2.steps] == [("filtered", ["unmatched"])]  # a1 is completed already
