@@ -5,7 +5,7 @@ Decided by event time, whatever the arrival order within the allowed out-of-orde
     time in [A, A + within] has been seen, since a later-arriving one would be at or below the watermark:
     late, a dead letter, and it cancels nothing;
   * a B cancels the pending A's whose window holds its time (and `where` holds); a B arriving before its A
-    (out of order) is kept until the watermark passes it, so the A finds it and is cancelled at once.
+    (out of order) is kept at least until the watermark passes it, so the A finds it and is cancelled at once.
 With `restart: true` a new A replaces the pending one: an A comes out only if no other A follows it
 (by time, then id) at or before its deadline. Shared state handling: jobs/nodes/patterns.py.
 """

@@ -4,7 +4,7 @@ Both look for an event A (`first:`) and, within `within` of it in event time, an
 `absent:`), optionally related to A by `where:` (B's values by their own names, A's as `<as>.field`).
 State per key, all Flink keyed state:
   * `pending`: MapState deadline (A's time + within) -> the A's still waiting, with their flags;
-  * `seen`: MapState B's time -> the B candidates, kept until the watermark passes their time, so that an A
+  * `seen`: MapState B's time -> the B candidates, kept at least until the watermark passes their time, so that an A
     arriving after them (out of order, still on time) finds them: an on-time A has a time above the watermark,
     so a B at or below it can never concern an A to come;
   * `next_timer`: ValueState, the earliest event-time timer registered for this key. A new timer is

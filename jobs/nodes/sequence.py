@@ -3,7 +3,7 @@
 Each A is completed once, by the first matching B to be processed; a B completes every pending A it matches
 (two refused withdrawals, one big deposit: two matches). The result comes out when B arrives. Out-of-order
 input within the allowed out-of-orderness completes the same A's as in order: a B that arrives before its A
-is kept until the watermark passes it, and the A completes on arrival with the earliest such B. (When two B's
+is kept at least until the watermark passes it, and the A completes on arrival with the earliest such B. (When two B's
 that both match one A arrive out of order, the first to arrive completes it: the same A's complete, with the
 other B's values.)
 
