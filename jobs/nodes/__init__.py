@@ -11,3 +11,6 @@ NODE_TYPES: dict[str, ModuleType] = {
     for module in (filter, variables, switch, split, union, enrich, aggregate, decide, action, detected, call)
 }
 COMMON_FIELDS = ("id", "type", "from", "description")
+from jobs.nodes import absence, sequence  # noqa: E402  (patterns: kept apart so parallel additions merge cleanly)
+
+NODE_TYPES.update({module.TYPE: module for module in (sequence, absence)})
