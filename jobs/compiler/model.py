@@ -12,6 +12,7 @@ from pathlib import Path
 from jobs.compiler import params as P
 from jobs.compiler.errors import Collector, Location
 from jobs.compiler.loader import YList, YMap, load_yaml
+from jobs.compiler.paths import file_in_tree
 from jobs.compiler.policy import PolicySpec, read_policy
 from jobs.compiler.types import RecordType, Type, TypeSpecError, parse_type
 
@@ -76,14 +77,6 @@ class Reference:
     file_loc: Location | None = None
 
 
-class ReferenceFileError(ValueError):
-    """A reference's `file:` that a scenario may not read: missing, absolute, or outside its directory."""
-
-    def __init__(self, message: str, missing: bool = False):
-        super().__init__(message)
-        self.missing = missing  # inside the tree, just not there (a file given on the command line may stand in)
-
-
 @dataclass
 class NodeSpec:
     """One node as written: id, type, inputs and its raw parameters (checked by its node type)."""
@@ -112,31 +105,9 @@ class Scenario:
         return Path(self.file).parent
 
     def reference_file(self, reference: Reference) -> Path:
-        """The file a reference's `file:` names, which must exist inside the scenario's directory tree.
-
-        A scenario must not read whatever the machine it is checked or run on holds (`/etc/passwd`, a
-        credentials file next door): its tables live beside it. Symbolic links are followed before the
-        check, so a link cannot lead out either. Files elsewhere are given by the user: --reference NAME=FILE.
-        """
-        written = reference.file or ""
-        other = f"give another file with --reference {reference.name}=FILE"
-        if Path(written).is_absolute() or Path(written).drive:
-            raise ReferenceFileError(f"'{written}' is an absolute path: write it relative to the scenario file "
-                                     f"({other})")
-        try:
-            root = self.directory.resolve()
-            target = (root / written).resolve()
-            if not target.is_relative_to(root):
-                raise ReferenceFileError(f"'{written}' is outside the scenario's directory {root}: a scenario "
-                                         f"reads only files in its own directory tree ({other})")
-            if not target.is_file():
-                raise ReferenceFileError(f"no such file: '{written}' (looked for {target})", missing=True)
-        except (OSError, ValueError) as exc:  # a NUL in the name, a name too long, a loop of links ...
-            if isinstance(exc, ReferenceFileError):
-                raise
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ReferenceFileError(f"cannot use {P.shown(written)} as a file name: {reason}") from None
-        return target
+        """The file a reference's `file:` names, which must exist inside the scenario's directory tree."""
+        return file_in_tree(self.directory, reference.file or "", f"give another file with --reference "
+                            f"{reference.name}=FILE")
 
 
 def _schema(raw: object, loc: Location, errors: Collector, what: str) -> RecordType | None:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jobs.compiler import params as P
 from jobs.compiler.errors import Collector, Location, ScenarioError
 from jobs.compiler.loader import YList, YMap, load_yaml
+from jobs.compiler.paths import ReferenceFileError, file_in_tree
 
 DEFAULT_TTL_MS = 30 * 86_400_000
 POLICY_PARAMS = [
@@ -147,7 +148,11 @@ def _read_caps(raw: object, loc: Location, errors: Collector) -> list[Cap]:
 def read_policy(raw: object, loc: Location, scenario_file: str, errors: Collector) -> PolicySpec | None:
     """The `policy:` value: an inline mapping, or the path of a shared policy file."""
     if isinstance(raw, str):
-        path = Path(scenario_file).parent / raw
+        try:
+            path = file_in_tree(Path(scenario_file).parent, raw, "put the shared policy file beside the scenarios")
+        except ReferenceFileError as exc:
+            errors.error(loc, f"policy: {exc}")
+            return None
         try:
             raw = load_yaml(path)
         except ScenarioError as exc:  # the policy file's own positions stand

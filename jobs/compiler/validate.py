@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from jobs.compiler import params as P
 from jobs.compiler.errors import Collector, Location
-from jobs.compiler.model import NodeSpec, ReferenceFileError, Scenario, read_scenario
+from jobs.compiler.model import NodeSpec, Scenario, read_scenario
+from jobs.compiler.paths import ReferenceFileError
 from jobs.compiler.types import common_type
 from jobs.nodes import COMMON_FIELDS, NODE_TYPES
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Env

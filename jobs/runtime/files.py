@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jobs.compiler.model import Reference, ReferenceFileError, Scenario
+from jobs.compiler.model import Reference, Scenario
+from jobs.compiler.paths import ReferenceFileError
 from jobs.compiler.plan import Plan
 from jobs.nodes.enrich import TableRuntime
 from jobs.runtime.decode import (

@@ -258,3 +258,20 @@ def test_few_timers_one_per_key_in_the_usual_case(monkeypatch) -> None:
         calls.clear()
         run(nodes, oracle.lines(events))
         assert len(calls) < 0.5 * len(naive), (len(calls), len(naive))
+
+
+def test_cart_conversion_example_gives_the_hand_worked_pairs():
+    """scenarios/cart_conversion (cart_add then checkout within 30 min, both ends included), worked by
+    hand from its events.jsonl (its README has the table): c1's checkout e18 is late (it arrives after
+    11:20 with 2 min out-of-orderness); c3's checkout arrives before its cart_add; c4's first cart
+    (10:22) is 33 min before the checkout; c5's checkout is exactly 30 min later (included); c6's is
+    31 min later; c8's first cart is 42 min before."""
+    from tests.conftest import harness_run
+    conv = ROOT / "scenarios" / "cart_conversion"
+    result = harness_run(conv / "cart_conversion.yaml", {"shop": str(conv / "events.jsonl")})
+    pairs = {(d["event_id"], d["fields"]["product"]) for d in result.detected if d["kind"] == "cart_converted"}
+    assert pairs == {("e02>e05", "jacket"), ("e04>e06", "lamp"), ("e08>e09", "pen"), ("e10>e11", "mug"),
+                     ("e15>e16", "kettle"), ("e19>e21", "table")}
+    assert result.counts["converted"]["out"] == result.counts["log_conversion"]["out"] == 6
+    assert result.counts["converted"]["late"] == 1
+    assert_counts_identity(result.counts)
