@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
+from jobs.compiler.types import ANY, BOOL, NULL
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
 
 TYPE = "threshold"
@@ -63,7 +64,12 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     if ttl is not None and ttl.value is not None and ttl.value <= 0:
         cc.errors.error(ttl.loc, "'ttl' must be longer than 0")
         return None
-    condition = cc.condition(params.get("condition"), env)
+    # compiled as a VALUE (true / false / null), not as a filter condition (true / not true): a null
+    # must be told apart from false, since false re-arms and null does not
+    condition = cc.expr(params.get("condition"), env, what="condition")
+    if condition is not None and condition.type not in (BOOL, ANY, NULL):
+        cc.errors.error(params["condition"].loc, f"condition: condition must be bool, got {condition.type}")
+        return None
     key = cc.expr(params.get("key"), env, what="'key'")
     if condition is None or "key" in params and key is None:
         return None
