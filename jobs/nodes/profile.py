@@ -258,7 +258,8 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
         if compiled is not None:
             fields.append(compiled[0])
             types[name] = compiled[1]
-    if resolution is not None and not any(f.kind in ROLLING for f in fields) and resolution.value:
+    kinds = [raw[n].get("kind") for n in raw or {} if isinstance(raw[n], YMap)]
+    if resolution is not None and resolution.value and not any(k in ROLLING for k in kinds):
         cc.errors.error(resolution.loc, "'resolution' only applies to rolling_count and rolling_sum fields")
     if len(cc.errors.diagnostics) > errors_before or raw is None or target is None or ttl_ms is None:
         return None

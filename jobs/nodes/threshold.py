@@ -61,9 +61,9 @@ def summary(data: dict) -> str:
 
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     ttl = params.get("ttl")
-    if ttl is not None and ttl.value is not None and ttl.value <= 0:
+    bad_ttl = ttl is not None and ttl.value is not None and ttl.value <= 0
+    if bad_ttl:
         cc.errors.error(ttl.loc, "'ttl' must be longer than 0")
-        return None
     # compiled as a VALUE (true / false / null), not as a filter condition (true / not true): a null
     # must be told apart from false, since false re-arms and null does not
     condition = cc.expr(params.get("condition"), env, what="condition")
@@ -71,7 +71,7 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
         cc.errors.error(params["condition"].loc, f"condition: condition must be bool, got {condition.type}")
         return None
     key = cc.expr(params.get("key"), env, what="'key'")
-    if condition is None or "key" in params and key is None:
+    if condition is None or "key" in params and key is None or bad_ttl:
         return None
     runtime = ThresholdRuntime(spec.id, condition, ttl.value if ttl is not None else None)
     return Compiled(runtime, {DEFAULT_PORT: env, REST: env}, keyed=True, key=key)
