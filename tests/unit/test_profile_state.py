@@ -43,7 +43,7 @@ def test_rolling_buckets_are_evicted_and_bounded():
   - {id: out, type: detected, fields: {n10: profile.n10}}
 """)
     harness = Harness(plan)
-    rng, t, biggest, max_ts = random.Random(5), 1_767_261_600_000, 0, None
+    rng, t, biggest, max_ts, fed = random.Random(5), 1_767_261_600_000, 0, None, {}
     for i in range(3000):  # ~25 hours of events for 3 customers, shuffled within the out of orderness
         t += rng.randint(0, 60_000)
         ts = t - rng.randint(0, 100_000)
@@ -55,10 +55,13 @@ def test_rolling_buckets_are_evicted_and_bounded():
         buckets = [b for (_, k, node, name), m in harness.rt.maps.items()
                    if (k, node, name) == (key, "prof", "buckets") for b in m]
         if watermark is None:
+            fed.setdefault(key, set()).add(ts - ts % MIN_MS)
             continue
-        # a bucket is kept only while an on-time event (time > watermark) may still have it in its window
+        # a bucket is kept exactly while an on-time event (time > watermark) may still have it in its window
         first = watermark + 1
-        assert min(buckets) > first - first % MIN_MS - 10 * MIN_MS
+        reachable_from = first - first % MIN_MS - 10 * MIN_MS
+        fed.setdefault(key, set()).add(ts - ts % MIN_MS)
+        assert sorted(buckets) == sorted(b for b in fed[key] if b > reachable_from)
         biggest = max(biggest, len(buckets))
     result = harness.finish()
     assert result.dead_letter == [] and len(result.detected) == 3000
