@@ -149,12 +149,14 @@ def _run(args: argparse.Namespace) -> int:
     if not args.out:
         print("kairos run: --out DIR is required for a file run (or --kafka HOST:PORT for real Kafka)", file=sys.stderr)
         return 2
+    from jobs.flink.embedded import clear_outputs, run_files
+
+    clear_outputs(args.out)
     prepared = load_with_inputs(args, "run")
     if isinstance(prepared, int):
         return prepared
     plan, files = prepared
     graph = plan.graph
-    from jobs.flink.embedded import run_files
 
     console = _console()
     if args.quiet:

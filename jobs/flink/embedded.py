@@ -27,6 +27,17 @@ def prepare_python_path() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(wanted + current))
 
 
+def clear_outputs(out_dir: str) -> None:
+    """Remove a previous run's outputs from DIR: a run that fails (even before its job starts: a scenario
+    error, a missing input file) must not leave results that look like its own."""
+    from jobs.flink.files_io import OUTPUT_FILES
+
+    os.makedirs(out_dir, exist_ok=True)
+    for stale in (*OUTPUT_FILES.values(), "counts.json"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out_dir, stale))
+
+
 @dataclass
 class RunSummary:
     counts: dict[str, dict[str, int]]
@@ -39,14 +50,11 @@ def run_files(plan: Plan, files: dict[str, str], out_dir: str,
               on_progress: Callable[[str], None] | None = None, parallelism: int = 1) -> RunSummary:
     """Embedded run: files in, DIR/actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json out."""
     prepare_python_path()
-    from jobs.flink.files_io import OUTPUT_FILES, FileInputs, FileOutputs
+    from jobs.flink.files_io import FileInputs, FileOutputs
     from jobs.flink.job import JobOptions, build_job, make_environment
     from jobs.runtime.executor import merge_counts
 
-    os.makedirs(out_dir, exist_ok=True)
-    for stale in (*OUTPUT_FILES.values(), "counts.json"):  # a failed run must not leave a previous run's
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(out_dir, stale))
+    clear_outputs(out_dir)
     work = os.path.join(out_dir, ".work")
     for stale in (work, os.path.join(out_dir, ".parts")):
         shutil.rmtree(stale, ignore_errors=True)

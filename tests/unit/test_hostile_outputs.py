@@ -137,3 +137,19 @@ def test_an_output_too_big_for_kafka_is_a_dead_letter_that_fits() -> None:
     kind, text = encode_output("detected", detection, counts)
     assert kind == "dead" and len(text) <= 1_000_000 and "more than 1000000" in strict_json(text)["error"]
     assert counts["record"]["dead_letter"] == 1 and counts["record"]["out"] == 0
+
+
+def test_a_run_that_fails_before_its_job_starts_leaves_no_stale_outputs(tmp_path):
+    """A scenario error (exit 1) or a missing input file (exit 2) still clears a previous run's outputs."""
+    from jobs.cli import main
+
+    out = tmp_path / "out"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsources: {}\nnodes: []\n", encoding="utf-8")
+    good = "scenarios/card_fraud_velocity/card_fraud_velocity.yaml"
+    for argv, code in (([str(bad), "--events", "x.jsonl"], 1), ([good, "--events", str(tmp_path / "none.jsonl")], 2)):
+        out.mkdir(exist_ok=True)
+        for name in ("actions.jsonl", "detected.jsonl", "dead_letter.jsonl", "counts.json"):
+            (out / name).write_text("from an earlier run\n", encoding="utf-8")
+        assert main(["run", *argv, "--out", str(out), "--quiet"]) == code
+        assert sorted(p.name for p in out.iterdir()) == []
