@@ -13,13 +13,19 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSink, FileSource, StreamFormat
 
 from jobs.compiler.plan import Plan
-from jobs.runtime.files import canonical, merged_inputs
+from jobs.runtime.executor import Stamps
+from jobs.runtime.files import canonical, timed_inputs
 
 OUTPUT_FILES = {"actions": "actions.jsonl", "detected": "detected.jsonl", "dead_letter": "dead_letter.jsonl"}
 
 
 class FileInputs:
-    """All input files merged into one deterministic order (see runtime.files.merged_inputs), read by a FileSource."""
+    """All input files merged into one deterministic order (see runtime.files.merged_inputs), read by a FileSource.
+
+    Each line is `source<TAB>stamp<TAB>raw line`: the stamp is the watermark as of that line (executor.Stamps),
+    so the entry decides lateness without keyed state."""
+
+    stamped = True
 
     def __init__(self, files: dict[str, str], work_dir: str):
         self.files, self.work_dir = files, work_dir
@@ -28,9 +34,11 @@ class FileInputs:
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
         os.makedirs(self.work_dir, exist_ok=True)
         path = os.path.join(self.work_dir, "input.tsv")
+        ooo_ms = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
+        stamps = Stamps(ooo_ms)
         with open(path, "w", encoding="utf-8") as handle:
-            for source, line in merged_inputs(plan.scenario, self.files):
-                handle.write(f"{source}\t{line}\n")
+            for source, line, ts in timed_inputs(plan.scenario, self.files):
+                handle.write(f"{source}\t{stamps.next(ts)}\t{line}\n")
                 self.lines += 1
         source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), path).build()
         return env.from_source(source, WatermarkStrategy.no_watermarks(), f"{plan.scenario.name}/files")

@@ -20,7 +20,8 @@ from typing import Protocol
 import yaml
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
 from pyflink.common.watermark_strategy import TimestampAssigner
-from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
+from pyflink.java_gateway import get_gateway
 
 from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
@@ -28,8 +29,9 @@ from jobs.flink.operators import (
     ACTIONS,
     DEAD_LETTER,
     DETECTED,
+    ENVELOPE,
+    TIMED_ENVELOPE,
     EntryFunction,
-    GatedEntryFunction,
     MergeFunction,
     SegmentFunction,
 )
@@ -48,7 +50,7 @@ BUNDLE_TIME_MS = 10
 @dataclass
 class JobOptions:
     parallelism: int = 1
-    deterministic: bool = False  # file runs: one ordered input, watermark gate in keyed state
+    deterministic: bool = False  # file runs: one ordered input whose lines carry their watermark stamp
     counts_dir: str | None = None
     checkpoint_interval_ms: int | None = None
     pipeline_jars: list[str] = field(default_factory=list)
@@ -109,11 +111,6 @@ def flink_configuration(options: JobOptions) -> Configuration:
     return conf
 
 
-class _EnvelopeTime(TimestampAssigner):
-    def extract_timestamp(self, value, record_timestamp: int) -> int:
-        return value[3]
-
-
 class _LineTime(TimestampAssigner):
     """Event time of a raw `source<TAB>json` line, for watermarks per source before anything else runs."""
 
@@ -142,7 +139,26 @@ def _watermarks(plan: Plan) -> WatermarkStrategy:
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(ooo_ms))
     if idle_ms:
         strategy = strategy.with_idleness(Duration.of_millis(idle_ms))
-    return strategy.with_timestamp_assigner(_EnvelopeTime())
+    return strategy
+
+
+def _java_timestamps(stream: DataStream, strategy: WatermarkStrategy) -> DataStream:
+    """(Row, ts) -> Row with ts as the record's timestamp, and watermarks: all in Java.
+
+    What PyFlink's assign_timestamps_and_watermarks does after it has called a Python TimestampAssigner
+    per record (a Python operator of its own); here the entry already emits the (value, ts) pair."""
+    jvm = get_gateway().jvm.org.apache.flink.streaming.api.functions.python.eventtime
+    assigner = strategy._j_watermark_strategy.withTimestampAssigner(jvm.CustomTimestampAssigner())
+    timed = stream._j_data_stream.assignTimestampsAndWatermarks(assigner)
+    return DataStream(timed.map(jvm.RemoveTimestampMapFunction(), ENVELOPE.get_java_type_info()))
+
+
+def _key_by_field0(stream: DataStream) -> KeyedStream:
+    """Key a stream of Row(key, envelope) in Java: what DataStream.key_by does after its Python AddKey
+    operator (one Python call and one Row per event), whose output is exactly this shape."""
+    key_type = Types.ROW([Types.STRING()]).get_java_type_info()
+    j_keyed = stream._j_data_stream.keyBy(get_gateway().jvm.KeyByKeySelector(), key_type)
+    return KeyedStream(j_keyed, Types.PICKLED_BYTE_ARRAY(), stream)
 
 
 def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outputs: Outputs,
@@ -151,21 +167,17 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
     name = plan.scenario.name
     raw = inputs.raw_stream(env, plan)
     entry_program = make_program(plan, ENTRY)
-    if options.deterministic:
-        ooo_ms = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
-        entry = (raw.key_by(lambda _: "all", key_type=Types.STRING())
-                 .process(GatedEntryFunction(entry_program, ooo_ms, options.counts_dir),
-                          output_type=Types.PICKLED_BYTE_ARRAY()))
-    else:
-        entry = raw.process(EntryFunction(entry_program, options.counts_dir), output_type=Types.PICKLED_BYTE_ARRAY())
+    # streaming inputs put watermarks on each source before the union: a backlog in one topic then cannot make
+    # another topic's events late, and events the entry filters out still move time forward. File runs: one
+    # ordered input; the stamp in each line decides lateness (docs/time.md), Flink's watermark fires timers.
+    own_watermarks = not getattr(inputs, "assigns_watermarks", False)
+    function = EntryFunction(entry_program, options.counts_dir, timed=own_watermarks,
+                             stamped=getattr(inputs, "stamped", False))
+    entry = raw.process(function, output_type=TIMED_ENVELOPE if own_watermarks else ENVELOPE)
     entry = entry.name(f"{name}/entry").uid(f"{name}/entry")
     side = {tag.tag_id: [entry.get_side_output(tag)] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
-    if getattr(inputs, "assigns_watermarks", False):
-        # streaming inputs put watermarks on each source before the union: a backlog in one topic then cannot
-        # make another topic's events late, and events the entry filters out still move time forward
-        envelopes = {ENTRY: entry}
-    else:  # file runs: one ordered input; the gate in the entry decides lateness, see docs/time.md
-        envelopes = {ENTRY: entry.assign_timestamps_and_watermarks(_watermarks(plan)).name(f"{name}/watermarks")}
+    envelopes = {ENTRY: _java_timestamps(entry, _watermarks(plan)).name(f"{name}/watermarks")
+                 if own_watermarks else entry}
 
     def upstream_of(segment) -> set[int]:
         found = plan.upstream_segments(segment) | ({ENTRY} if segment.changelogs else set())
@@ -180,15 +192,14 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
         for up in sorted(upstream[segment.index]):
             stream = envelopes[up]
             if fan_out[up] > 1:  # only split a stream that feeds several segments: a filter is one more Python call
-                stream = stream.filter(lambda e, i=segment.index: e[0] == i)
+                stream = stream.filter(lambda e, i=segment.index: e[1][0] == i)
             feeds.append(stream)
         merged = feeds[0].union(*feeds[1:]) if len(feeds) > 1 else feeds[0]
         program = make_program(plan, segment.index)
         if segment.kind == "keyed":
-            out = (merged.key_by(lambda e: e[2], key_type=Types.STRING())
-                   .process(SegmentFunction(program, options.counts_dir), output_type=Types.PICKLED_BYTE_ARRAY()))
+            out = _key_by_field0(merged).process(SegmentFunction(program, options.counts_dir), output_type=ENVELOPE)
         else:
-            out = merged.process(MergeFunction(program, options.counts_dir), output_type=Types.PICKLED_BYTE_ARRAY())
+            out = merged.process(MergeFunction(program, options.counts_dir), output_type=ENVELOPE)
         out = out.name(f"{name}/{segment.uid}").uid(f"{name}/{segment.uid}")
         envelopes[segment.index] = out
         for tag in (ACTIONS, DETECTED, DEAD_LETTER):

@@ -67,16 +67,16 @@ class AggregateRuntime(NodeRuntime):
         # instead of a state call per window (each is a Java round trip in PyFlink)
         state = rt.value_state(self.id, "windows")
         windows = state.value() or {}
-        key_value = ctx.get(self.key_name) if self.key_name else rt.current_key()
-        if self.window == "sliding":
-            windows[ts] = (key_value, self._add((windows.get(ts) or (None, None))[1], ctx, ts))
+        if self.window == "sliding":  # {bucket time: accumulators}; no key per bucket: nothing closes
+            windows[ts] = self._add(windows.get(ts), ctx, ts)
             state.update(windows)
             rt.register_timer(ts + self.size_ms)  # the bucket is unreachable once the watermark passes this
             accs = None
-            for bucket_ts, (_, bucket) in windows.items():
+            for bucket_ts, bucket in windows.items():
                 if ts - self.size_ms < bucket_ts <= ts:
                     accs = bucket if accs is None else self._merge(accs, bucket)
             return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
+        key_value = ctx.get(self.key_name) if self.key_name else rt.current_key()
         if self.window == "tumbling":
             start = ts - ts % self.size_ms
             end, accs = start + self.size_ms, self._add((windows.get(start) or (None, None, None))[2], ctx, ts)

@@ -96,6 +96,17 @@ def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[s
     At each step the file whose next line has the smallest time goes first (changelogs before events on a
     tie), so out-of-order events stay out of order, and a changelog update is seen by later events only.
     """
+    for name, line, _ in timed_inputs(scenario, files):
+        yield name, line
+
+
+def line_time(scenario: Scenario, source: str, line: str) -> int:
+    """A raw line's event time, or the minimum for a line that has none (the file-run watermark stamp)."""
+    return _line_time(scenario, source, line)
+
+
+def timed_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str, int]]:
+    """merged_inputs with each line's time (the minimum when it has none), parsed once for both uses."""
     def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str]]:
         rank = 0 if scenario.sources[name].kind == "changelog" else 1
         with open(path, encoding="utf-8") as handle:
@@ -105,8 +116,8 @@ def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[s
                     yield _line_time(scenario, name, line), rank, name, number, line
 
     streams = [lines(name, path) for name, path in sorted(files.items())]
-    for _, _, name, _, line in heapq.merge(*streams, key=lambda item: item[:4]):
-        yield name, line
+    for ts, _, name, _, line in heapq.merge(*streams, key=lambda item: item[:4]):
+        yield name, line, ts
 
 
 def canonical(records: list[dict]) -> list[dict]:
