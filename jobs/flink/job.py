@@ -32,6 +32,7 @@ from jobs.flink.operators import (
     ENVELOPE,
     TIMED_ENVELOPE,
     EntryFunction,
+    FusedFunction,
     MergeFunction,
     SegmentFunction,
 )
@@ -153,31 +154,44 @@ def _java_timestamps(stream: DataStream, strategy: WatermarkStrategy) -> DataStr
     return DataStream(timed.map(jvm.RemoveTimestampMapFunction(), ENVELOPE.get_java_type_info()))
 
 
-def _key_by_field0(stream: DataStream) -> KeyedStream:
+def _key_by_field0(stream: DataStream, value_type=None) -> KeyedStream:
     """Key a stream of Row(key, envelope) in Java: what DataStream.key_by does after its Python AddKey
     operator (one Python call and one Row per event), whose output is exactly this shape."""
     key_type = Types.ROW([Types.STRING()]).get_java_type_info()
     j_keyed = stream._j_data_stream.keyBy(get_gateway().jvm.KeyByKeySelector(), key_type)
-    return KeyedStream(j_keyed, Types.PICKLED_BYTE_ARRAY(), stream)
+    return KeyedStream(j_keyed, value_type or Types.PICKLED_BYTE_ARRAY(), stream)
 
 
 def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outputs: Outputs,
               options: JobOptions) -> None:
     """Add the scenario's operators to `env`. Every stateful operator gets a uid from scenario + segment."""
     name = plan.scenario.name
-    raw = inputs.raw_stream(env, plan)
     entry_program = make_program(plan, ENTRY)
-    # streaming inputs put watermarks on each source before the union: a backlog in one topic then cannot make
-    # another topic's events late, and events the entry filters out still move time forward. File runs: one
-    # ordered input; the stamp in each line decides lateness (docs/time.md), Flink's watermark fires timers.
-    own_watermarks = not getattr(inputs, "assigns_watermarks", False)
-    function = EntryFunction(entry_program, options.counts_dir, timed=own_watermarks,
-                             stamped=getattr(inputs, "stamped", False))
-    entry = raw.process(function, output_type=TIMED_ENVELOPE if own_watermarks else ENVELOPE)
-    entry = entry.name(f"{name}/entry").uid(f"{name}/entry")
-    side = {tag.tag_id: [entry.get_side_output(tag)] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
-    envelopes = {ENTRY: _java_timestamps(entry, _watermarks(plan)).name(f"{name}/watermarks")
-                 if own_watermarks else entry}
+    side: dict[str, list[DataStream]] = {tag.tag_id: [] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
+    fused = plan.fused_entry() if options.deterministic and hasattr(inputs, "keyed_raw_stream") else None
+    if fused is not None:
+        # one Python operator per event: the input is keyed and timed in Java, the entry runs in the segment
+        segment = plan.segments[fused]
+        function = FusedFunction(make_program(plan, fused), options.counts_dir, entry=entry_program)
+        out = (_key_by_field0(inputs.keyed_raw_stream(env, plan), Types.STRING())
+               .process(function, output_type=ENVELOPE).name(f"{name}/entry+{segment.uid}")
+               .uid(f"{name}/{segment.uid}"))
+        envelopes = {fused: out}
+    else:
+        # streaming inputs put watermarks on each source before the union: a backlog in one topic then cannot
+        # make another topic's events late, and events the entry filters out still move time forward. File
+        # runs: one ordered input; the stamp in each line decides lateness (docs/time.md), Flink's watermark
+        # fires the timers.
+        own_watermarks = not getattr(inputs, "assigns_watermarks", False)
+        function = EntryFunction(entry_program, options.counts_dir, timed=own_watermarks,
+                                 stamped=getattr(inputs, "stamped", False))
+        out = inputs.raw_stream(env, plan).process(function, output_type=TIMED_ENVELOPE if own_watermarks
+                                                   else ENVELOPE)
+        out = out.name(f"{name}/entry").uid(f"{name}/entry")
+        envelopes = {ENTRY: _java_timestamps(out, _watermarks(plan)).name(f"{name}/watermarks")
+                     if own_watermarks else out}
+    for tag in (ACTIONS, DETECTED, DEAD_LETTER):
+        side[tag.tag_id].append(out.get_side_output(tag))
 
     def upstream_of(segment) -> set[int]:
         found = plan.upstream_segments(segment) | ({ENTRY} if segment.changelogs else set())
@@ -185,9 +199,10 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
             found.add(ENTRY)
         return found
 
-    upstream = {s.index: upstream_of(s) for s in plan.segments[1:]}
+    rest = [s for s in plan.segments[1:] if s.index != fused]
+    upstream = {s.index: upstream_of(s) for s in rest}
     fan_out = {up: sum(1 for ups in upstream.values() if up in ups) for up in range(len(plan.segments))}
-    for segment in plan.segments[1:]:
+    for segment in rest:
         feeds = []
         for up in sorted(upstream[segment.index]):
             stream = envelopes[up]

@@ -24,7 +24,7 @@ from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, 
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
 from jobs.nodes.base import StateSpec
-from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram
+from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram, merge_counts, unescape_key
 
 ACTIONS = OutputTag("actions", Types.STRING())
 DETECTED = OutputTag("detected", Types.STRING())
@@ -54,6 +54,7 @@ class FlinkRuntime:
         self.scenario = scenario
         self.ctx: Any = None  # the current Flink Context / OnTimerContext
         self.key: str | None = None  # the current envelope's key (None in timers and in the entry)
+        self.escaped_keys = False
         self.sink: list[tuple[str, dict]] = []
         self.states: dict[tuple[str, str], Any] = {}
         for spec in specs:
@@ -79,46 +80,70 @@ class FlinkRuntime:
 
     def current_key(self) -> str:
         # the envelope carries the key Flink keyed it by: no Java call, except in timers
-        return self.key if self.key is not None else self.ctx.get_current_key()
+        if self.key is not None:
+            return self.key
+        key = self.ctx.get_current_key()
+        return unescape_key(key) if self.escaped_keys else key
 
     def emit(self, kind: str, record: dict) -> None:
         self.sink.append((kind, record))
 
 
 class _Base:
-    """Shared by all four functions: the executor, the runtime services, metrics and the counts file."""
+    """Shared by all four functions: the executor(s), the runtime services, metrics and the counts file."""
 
-    def __init__(self, program: SegmentProgram, counts_dir: str | None = None, timed: bool = False):
+    def __init__(self, program: SegmentProgram, counts_dir: str | None = None, timed: bool = False,
+                 entry: SegmentProgram | None = None):
         self.program, self.counts_dir, self.timed = program, counts_dir, timed
+        self.entry_program = entry  # FusedFunction: the entry's program, run in this operator first
 
     def open(self, runtime_context: RuntimeContext) -> None:
         program = self.program
         self.executor = Executor(program)
-        specs = [spec for node in program.nodes.values() for spec in node.state_specs()]
+        self.entry = Executor(self.entry_program) if self.entry_program is not None else None
+        self.executors = [e for e in (self.entry, self.executor) if e is not None]
+        specs = [spec for e in self.executors for node in e.p.nodes.values() for spec in node.state_specs()]
         self.rt = FlinkRuntime(program.scenario, runtime_context, specs)
+        self.rt.escaped_keys = self.entry is not None  # fused: Flink keys by escape_key(key)
         self.instance = uuid.uuid4().hex[:12]  # thread mode's context cannot tell the subtask index
         group = runtime_context.get_metrics_group().add_group("kairos").add_group("scenario", program.scenario)
         # Flink counters fed from the executor's tallies every REPORT_EVERY inputs: no metric call per event.
         # (Not gauges: Flink reads a gauge from its own threads, and calling into the embedded interpreter
         # from there crashes the TaskManager once a job is cancelled.)
         self.metrics = {(node_id, counter): group.add_group("node", node_id).counter(counter)
-                        for node_id in self.executor.counts for counter in COUNTERS}
+                        for e in self.executors for node_id in e.counts for counter in COUNTERS}
         self.reported: dict[tuple[str, str], int] = dict.fromkeys(self.metrics, 0)
         self.inputs = 0
 
     def _report(self) -> None:
         for (node_id, counter), metric in self.metrics.items():
-            value = self.executor.counts.get(node_id, {}).get(counter, 0)
+            value = sum(e.counts.get(node_id, {}).get(counter, 0) for e in self.executors)
             delta = value - self.reported[(node_id, counter)]
             if delta:
                 metric.inc(delta)
                 self.reported[(node_id, counter)] = value
 
+    def _drain(self) -> list[tuple[str, Any]]:
+        if self.entry is None:
+            return self.executor.drain()
+        # fused: what the entry routes to this segment goes straight in (the same key by construction)
+        out = []
+        for kind, payload in self.entry.drain():
+            if kind != "route":
+                out.append((kind, payload))
+            elif payload[2] == self.rt.key:
+                self.executor.accept(payload, self.rt)
+            else:  # cannot happen unless the input file's key and the decoded key disagree: never silently
+                self.executor._dead(payload[1], f"internal: keyed by {self.rt.key!r}, routed to {payload[2]!r}",
+                                    payload[4])
+        out.extend(self.executor.drain())
+        return out
+
     def _flush(self):
         self.inputs += 1
         if self.inputs % REPORT_EVERY == 0:
             self._report()
-        for kind, payload in self.executor.drain():
+        for kind, payload in self._drain():
             if kind == "route":  # payload: (segment, route, key, ts, ctx)
                 yield (Row(payload[2], payload), payload[3]) if self.timed else Row(payload[2], payload)
             else:
@@ -134,7 +159,7 @@ class _Base:
             os.makedirs(self.counts_dir, exist_ok=True)
             path = os.path.join(self.counts_dir, f"seg{self.executor.p.index}-{self.instance}.json")
             with open(path, "w", encoding="utf-8") as handle:
-                json.dump(self.executor.counts, handle)
+                json.dump(merge_counts(e.counts for e in self.executors), handle)
 
 
 class EntryFunction(_Base, ProcessFunction):
@@ -176,4 +201,15 @@ class MergeFunction(_Base, ProcessFunction):
     def process_element(self, value, ctx):
         self.rt.ctx = ctx
         self.executor.accept(value[1], self.rt)
+        yield from self._flush()
+
+
+class FusedFunction(SegmentFunction):
+    """The entry and the keyed segment it feeds in one keyed operator (Plan.fused_entry): the input arrives
+    keyed in Java as "key<TAB>time<TAB>source<TAB>stamp<TAB>raw line" (FileInputs.keyed_raw_stream)."""
+
+    def process_element(self, value, ctx):
+        key, _, source, stamp, line = value.split("\t", 4)
+        self.rt.ctx, self.rt.key = ctx, unescape_key(key)
+        self.entry.accept_raw(source, line, self.rt, int(stamp))
         yield from self._flush()

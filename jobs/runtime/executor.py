@@ -9,6 +9,7 @@ Counters obey, per node: in = out + filtered + dead_letter + held (held: waiting
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,18 @@ class Stamps:
         if line_ts != MIN_TS and (self.max_ts is None or line_ts > self.max_ts):
             self.max_ts = line_ts
         return stamp
+
+
+def escape_key(key: str) -> str:
+    """A key as one field of a tab-separated line: the identity for keys without tab, newline, quote or
+    backslash (JSON string escapes otherwise), so Flink keys by an injective image of the true key."""
+    if "\t" in key or "\n" in key or "\r" in key or '"' in key or "\\" in key:
+        return json.dumps(key, ensure_ascii=False)[1:-1]
+    return key
+
+
+def unescape_key(key: str) -> str:
+    return json.loads(f'"{key}"') if "\\" in key else key
 
 
 class Executor:

@@ -11,8 +11,9 @@ from typing import Any
 
 from jobs.compiler.model import Reference, Scenario
 from jobs.compiler.plan import Plan
+from jobs.compiler.types import ANY
 from jobs.nodes.enrich import TableRuntime
-from jobs.runtime.decode import DecodeError, cell, decode_record, parse_json, parse_timestamp
+from jobs.runtime.decode import DecodeError, cell, coerce, decode_record, parse_json, parse_timestamp
 
 
 class InputError(Exception):
@@ -83,11 +84,29 @@ def resolve_event_files(scenario: Scenario, events: list[str], changelogs: list[
 
 
 def _line_time(scenario: Scenario, source: str, line: str) -> int:
+    return _line_facts(scenario, source, line)[0]
+
+
+def _line_facts(scenario: Scenario, source: str, line: str) -> tuple[int, str]:
+    """(time, key) of a raw line as the entry will decode them: the minimum time when it has none (a broken
+    line goes out at once, to the dead-letter output), "" when it has no key."""
+    spec = scenario.sources[source]
     try:
-        value = json.loads(line).get(scenario.sources[source].time)
-        return parse_timestamp(value) if value is not None else -(2**63)
-    except (ValueError, AttributeError, DecodeError):
-        return -(2**63)  # a broken line goes out at once (to the dead-letter output)
+        data = json.loads(line)
+    except ValueError:
+        return -(2**63), ""
+    if not isinstance(data, dict):
+        return -(2**63), ""
+    try:
+        value = data.get(spec.time)
+        ts = parse_timestamp(value) if value is not None else -(2**63)
+    except DecodeError:
+        ts = -(2**63)
+    try:
+        key = coerce(spec.schema.fields.get(spec.key, ANY), data.get(spec.key), spec.key)
+    except DecodeError:
+        key = None
+    return ts, "" if key is None else str(key)
 
 
 def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str]]:
@@ -96,7 +115,7 @@ def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[s
     At each step the file whose next line has the smallest time goes first (changelogs before events on a
     tie), so out-of-order events stay out of order, and a changelog update is seen by later events only.
     """
-    for name, line, _ in timed_inputs(scenario, files):
+    for name, line, _, _ in timed_inputs(scenario, files):
         yield name, line
 
 
@@ -105,19 +124,20 @@ def line_time(scenario: Scenario, source: str, line: str) -> int:
     return _line_time(scenario, source, line)
 
 
-def timed_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str, int]]:
-    """merged_inputs with each line's time (the minimum when it has none), parsed once for both uses."""
-    def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str]]:
+def timed_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str, int, str]]:
+    """merged_inputs with each line's time (the minimum when it has none) and key ("" when it has none)."""
+    def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str, str]]:
         rank = 0 if scenario.sources[name].kind == "changelog" else 1
         with open(path, encoding="utf-8") as handle:
             for number, line in enumerate(handle):
                 line = line.rstrip("\n")
                 if line.strip():
-                    yield _line_time(scenario, name, line), rank, name, number, line
+                    ts, key = _line_facts(scenario, name, line)
+                    yield ts, rank, name, number, line, key
 
     streams = [lines(name, path) for name, path in sorted(files.items())]
-    for ts, _, name, _, line in heapq.merge(*streams, key=lambda item: item[:4]):
-        yield name, line, ts
+    for ts, _, name, _, line, key in heapq.merge(*streams, key=lambda item: item[:4]):
+        yield name, line, ts, key
 
 
 def canonical(records: list[dict]) -> list[dict]:
