@@ -168,7 +168,9 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
     name = plan.scenario.name
     entry_program = make_program(plan, ENTRY)
     side: dict[str, list[DataStream]] = {tag.tag_id: [] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
-    fused = plan.fused_entry() if options.deterministic and hasattr(inputs, "keyed_raw_stream") else None
+    # parallelism 1 only: a parallel Table file source may split the file, and one key's lines must keep their order
+    fusable = options.deterministic and options.parallelism == 1 and hasattr(inputs, "keyed_raw_stream")
+    fused = plan.fused_entry() if fusable else None
     if fused is not None:
         # one Python operator per event: the input is keyed and timed in Java, the entry runs in the segment
         segment = plan.segments[fused]

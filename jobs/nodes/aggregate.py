@@ -37,6 +37,7 @@ PARAMS = [
 ]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
+SLIDE_CLEANUP = 3  # a quiet key's sliding-window state is dropped this many window lengths after its last event
 _CALL = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*$", re.DOTALL)
 
 
@@ -89,14 +90,17 @@ class AggregateRuntime(NodeRuntime):
         return ()
 
     def _slide(self, state, ctx: Ctx, ts: int, rt: Runtime):
-        # (pending eviction timer, {bucket time: accumulators}); no key per bucket: nothing ever closes.
-        # One pending timer per key instead of one per event: a bucket past the watermark is unreachable
-        # anyway (the sum below only takes (ts - size, ts]), so eviction may come late; the timer only
-        # bounds the state of keys that go quiet.
+        # (pending cleanup timer, {bucket time: accumulators}); no key per bucket: nothing ever closes.
+        # Buckets are evicted here, lazily, once the watermark has passed their end (no later on-time event
+        # can reach them). The timer only bounds the state of a key that goes quiet, so there is one pending
+        # per key, set SLIDE_CLEANUP windows ahead: fraud example, 300k events, one timer per event before.
         pending, buckets = state.value() or (None, {})
+        watermark = rt.watermark(ctx)
+        for bucket_ts in [t for t in buckets if t + self.size_ms <= watermark]:
+            del buckets[bucket_ts]
         buckets[ts] = self._add(buckets.get(ts), ctx, ts)
         if pending is None:
-            pending = ts + self.size_ms
+            pending = ts + SLIDE_CLEANUP * self.size_ms
             rt.register_timer(pending)
         state.update((pending, buckets))
         accs = None
@@ -116,7 +120,7 @@ class AggregateRuntime(NodeRuntime):
             state.clear()
             return
         if ts >= pending:  # our timer (another node's timers of this key come here too)
-            pending = max(buckets) + self.size_ms
+            pending = max(buckets) + SLIDE_CLEANUP * self.size_ms
             rt.register_timer(pending)
         state.update((pending, buckets))
 

@@ -58,11 +58,16 @@ def test_sliding_window_keeps_one_pending_timer_and_evicts() -> None:
     node = AggregateRuntime("w", "sliding", 100, "on_event", None, [("n", "count", None)])
     rt = MemoryRuntime("s", 0)
     rt.key = "k"
-    counts = [node.process({"_ts": t}, t, rt)[0][1]["n"] for t in (10, 50, 120)]
-    assert counts == [1, 2, 2]  # 120 sees (20, 120]: 50 and 120
-    assert [t[0] for t in rt.timers] == [110]  # one timer, not one per event
-    assert list(node.on_timer(110, rt)) == []  # evicts 10, re-arms for the newest bucket
-    assert sorted(rt.values[(rt.segment, "k", "w", "windows")][1]) == [50, 120]
-    assert sorted(t[0] for t in rt.timers) == [110, 220]
-    assert list(node.on_timer(220, rt)) == []
-    assert (rt.segment, "k", "w", "windows") not in rt.values  # a quiet key leaves no state
+    state = (rt.segment, "k", "w", "windows")
+
+    def event(t: int, watermark: int) -> int:
+        rt.current_watermark = watermark
+        return node.process({"_ts": t}, t, rt)[0][1]["n"]
+
+    assert [event(10, 0), event(50, 5), event(120, 30)] == [1, 2, 2]  # 120 sees (20, 120]: 50 and 120
+    assert sorted(rt.values[state][1]) == [10, 50, 120]  # 10 is still reachable by an event at 31..109
+    assert event(130, 115) == 3  # (30, 130]; the watermark passed 10 + 100: 10 evicted on the way
+    assert sorted(rt.values[state][1]) == [50, 120, 130]
+    assert [t[0] for t in rt.timers] == [310]  # one cleanup timer, SLIDE_CLEANUP windows after the first
+    assert list(node.on_timer(310, rt)) == []  # all buckets ended by 310: the quiet key leaves no state
+    assert state not in rt.values
