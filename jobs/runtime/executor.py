@@ -135,6 +135,7 @@ class Executor:
         self.timer_nodes = [n for n in program.order
                             if type(program.nodes[n]).on_timer is not NodeRuntime.on_timer]
         self.decoders = {name: record_decoder(source.schema) for name, source in program.sources.items()}
+        self.fields = {name: tuple(source.schema.fields) for name, source in program.sources.items()}  # shared
         for name in program.sources:
             self.counts[name] = dict.fromkeys(COUNTERS, 0)
 
@@ -162,7 +163,7 @@ class Executor:
             return
         untimed, ts = ts is None, ts if ts is not None else 0
         ctx.update(_src=source_name, _key=str(key), _id=event_id(source, data, line), _ts=ts,
-                   _fields=tuple(source.schema.fields))
+                   _fields=self.fields[source_name])
         if deleted:
             ctx["_deleted"] = True
             if untimed:
