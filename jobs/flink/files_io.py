@@ -71,10 +71,17 @@ class FileInputs:
         t_env.execute_sql(
             f"CREATE TEMPORARY TABLE {table} (line STRING, "
             f"rt AS TO_TIMESTAMP_LTZ(CAST(SPLIT_INDEX(line, '\t', 1) AS BIGINT), 3), "
-            f"WATERMARK FOR rt AS rt - INTERVAL '{(ooo_ms + 1) / 1000:.3f}' SECOND) "
+            f"WATERMARK FOR rt AS {sql_minus_ms('rt', ooo_ms + 1)}) "
             f"WITH ('connector' = 'filesystem', 'path' = '{sql_path}', 'format' = 'raw')")
         keyed = t_env.sql_query(f"SELECT SPLIT_INDEX(line, '\t', 0) AS k, line FROM {table}")
         return t_env.to_append_stream(keyed, Types.ROW_NAMED(["k", "line"], [Types.STRING(), Types.STRING()]))
+
+
+def sql_minus_ms(column: str, ms: int) -> str:
+    """`column - ms` milliseconds in Flink SQL. Not an INTERVAL literal: `INTERVAL '120.001' SECOND` is refused
+    (leading precision 2), and the planner refuses a larger day/second precision (measured: SECOND(9, 3) and
+    DAY(6) TO SECOND(3) both fail in code generation); TIMESTAMPADD takes any number of milliseconds."""
+    return f"TIMESTAMPADD(MILLISECOND, {-int(ms)}, {column})"
 
 
 class FileOutputs:
