@@ -78,6 +78,23 @@ def marginal(runs: list[dict], engine: str, small: int, big: int) -> dict:
             "marginal_eps": round((big - small) / delta) if delta > 0 else None}
 
 
+def harness_eps(path: Path) -> dict:
+    """The same compiled nodes fed in-process (jobs/runtime/harness.py), no Flink: what the nodes cost alone."""
+    from jobs.compiler.plan import make_plan
+    from jobs.compiler.validate import load as load_scenario
+    from jobs.runtime.files import merged_inputs
+    from jobs.runtime.harness import run_in_process
+
+    plan = make_plan(load_scenario(str(SCENARIOS / "card_fraud_velocity" / "card_fraud_velocity.yaml")))
+    lines = list(merged_inputs(plan.scenario, {"transactions": str(path)}))
+    before = load()
+    started = time.perf_counter()
+    run_in_process(plan, lines)
+    seconds = time.perf_counter() - started
+    return {"events": len(lines), "seconds": round(seconds, 2), "eps": round(len(lines) / seconds),
+            "load_before": before, "load_after": load()}
+
+
 def fraud_jobs(work: Path, sizes: list[int]) -> tuple[dict, dict]:
     files, expected = {}, {}
     for size in sizes:
@@ -150,6 +167,8 @@ def run_example(example: str, work: Path, small: int, big: int, reps: int) -> di
               "problems": problems, "ok": not problems}
     if expected:
         result["oracle"] = {str(k): v for k, v in expected.items()}
+        result["harness"] = harness_eps(jobs["files"][big])
+        print(f"  harness (no Flink)     {big:>8} events  {result['harness']['seconds']:7.2f} s", flush=True)
     return result
 
 
@@ -174,8 +193,13 @@ def main() -> int:
         work = Path(tmp)
         warm = work / "warm.jsonl"
         inputs.fraud(warm, 100)
-        print("warm-up job (JVM start, first MiniCluster)", flush=True)
+        # one job per engine first: the JVM start, and the first Table job's planner and code generation
+        # (~15 s here) would otherwise land on the first measured run and distort its marginal rate
+        print("warm-up jobs (JVM start, first MiniCluster, SQL planner)", flush=True)
         compiled("card_fraud_velocity", {"transactions": str(warm)}, str(work / "out-warm"))
+        fraud_datastream.run(str(warm), str(work / "out-warm-ds"))
+        if "fraud" in (args.only or ("fraud",)):
+            fraud_sql.run(str(warm), str(work / "out-warm-sql"))
         for example in args.only or ("fraud", "bank"):
             print(f"== {example}: {args.small} and {args.big} events, {args.reps} round(s)", flush=True)
             result["examples"][example] = run_example(example, work, args.small, args.big, args.reps)
