@@ -9,6 +9,7 @@ Benchmarks (each also writes its own JSON in bench/results/):
               (bench/throughput.py; marginal rates, interleaved in one run, counts checked against an oracle)
   scaling     fraud at parallelism 1 and 2 on the session cluster (bench/scaling.py)
   latency     bank over real Kafka, at-least-once and exactly-once (bench/latency_kafka.py)
+  latency_low the same, at-least-once, at a quarter of the rate (is the engine saturated, or slow?)
   sandbox     `kairos test` on 1,000 events (bench/sandbox_bench.py)
 A benchmark that fails (a count mismatch included) makes `make bench` exit 1; its figures are then not
 reported as ratios. The load average is recorded before and after every benchmark (and every job inside).
@@ -102,6 +103,15 @@ def summarise(results: dict, runs: dict) -> dict:
         if eo:
             out.update(latency_eo_p50_ms=eo["visible"]["p50_ms"], latency_eo_p99_ms=eo["visible"]["p99_ms"],
                        latency_eo_max_ms=eo["visible"]["max_ms"])
+        for name, mode in (("alo", alo), ("eo", eo)):
+            if mode:
+                out[f"latency_{name}_trend_first_last_tenth_p50_ms"] = [mode["trend"]["first_tenth_p50_ms"],
+                                                                       mode["trend"]["last_tenth_p50_ms"]]
+    low = results.get("latency_kafka_low")
+    if low and runs.get("latency_low", {}).get("exit_code") == 0:
+        alo = low["modes"]["alo"]
+        out.update({f"latency_{alo['rate_target_eps']}eps_p50_ms": alo["latency"]["p50_ms"],
+                    f"latency_{alo['rate_target_eps']}eps_p99_ms": alo["latency"]["p99_ms"]})
     sc = results.get("scaling")
     if sc and runs.get("scaling", {}).get("exit_code") == 0:
         out.update(parallelism2_speedup=sc["speedup"], cluster_p1_eps=sc["rates"]["p1"]["marginal_eps"],
@@ -137,16 +147,20 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=float, default=60)
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("throughput", "scaling", "latency", "sandbox"))
+                        choices=("throughput", "scaling", "latency", "latency_low", "sandbox"))
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     plan = {
         "throughput": ["throughput.py", "--small", str(args.small), "--big", str(args.big), "--reps", str(args.reps)],
         "scaling": ["scaling.py", "--small", str(args.small), "--big", str(args.big)],
         "latency": ["latency_kafka.py", "--seconds", str(args.latency_seconds), "--rate", str(args.rate)],
+        # the same at a quarter of the rate: the engine's latency when it is not saturated (the machine is shared)
+        "latency_low": ["latency_kafka.py", "--seconds", str(args.latency_seconds), "--rate", str(args.rate // 4),
+                        "--modes", "alo", "--out", str(RESULTS / "latency_kafka_low.json")],
         "sandbox": ["sandbox_bench.py"],
     }
-    files = {"throughput": "throughput", "scaling": "scaling", "latency": "latency_kafka", "sandbox": "sandbox"}
+    files = {"throughput": "throughput", "scaling": "scaling", "latency": "latency_kafka",
+             "latency_low": "latency_kafka_low", "sandbox": "sandbox"}
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     runs, results = {}, {}
     for name, command in plan.items():
