@@ -49,7 +49,7 @@ lint: setup
 	$(VENV)/bin/ruff check jobs udfs tests bench
 
 ## bench: compiled vs hand-written baselines, latency over Kafka, parallelism 2; bench/results.json + a table
-##        (~20 min; bigger runs: make bench BENCH_ARGS="--reps 2 --big 600000", see bench/run.py --help)
+##        (~35 min on the shared 2-core machine; bigger runs: make bench BENCH_ARGS="--reps 2 --big 600000", see bench/run.py --help)
 bench: setup jars
 	$(PY) bench/run.py $(BENCH_ARGS)
 
