@@ -1,10 +1,10 @@
 """Deterministic generated inputs for the benchmarks (the same file feeds kairos and every baseline).
 
 Fraud: the generator of bench/fraud_throughput.py (20k cards, a transaction every 50 ms on average, ~2% out of
-order by up to 20 s, ~0.5% refunds, every other amount > 0, 0.1% malformed lines) plus ~0.05% late transactions: dated 1-3 hours
-before the input starts, and only after line 2,000. Being older than everything, they are late under any
-watermark once one has been emitted (so kairos's per-event watermark and Flink's periodic one agree on them),
-and they fall in no other transaction's 10-minute window.
+order by up to 20 s, ~0.5% refunds, every other amount > 0, 0.1% malformed lines) plus ~0.05% late
+transactions: dated 1-3 hours before the input starts, and only after line 2,000. Being older than everything,
+they are late under any watermark once one has been emitted (so kairos's per-event watermark and Flink's
+periodic one agree on them), and they fall in no other transaction's 10-minute window.
 
 Bank: 20k customers with a profile each (5% without one, 5% without a phone, 15% without SMS consent, 10%
 premium), a profile update every ~20 ATM events, ATM refusals every 50 ms on average (80% insufficient funds),
