@@ -51,9 +51,10 @@ test-unit: setup
 lint: setup
 	$(VENV)/bin/ruff check jobs udfs tests bench
 
-## bench: throughput / latency benchmarks; results as JSON in bench/results/
-bench: setup
-	$(PY) bench/run.py
+## bench: compiled vs hand-written baselines, latency over Kafka, parallelism 2; bench/results.json + a table
+##        (~35 min on the shared 2-core machine; bigger runs: make bench BENCH_ARGS="--reps 2 --big 600000", see bench/run.py --help)
+bench: setup jars
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 ## docs-images: redraw docs/img/*.svg from the examples and their expected counts
 docs-images: setup

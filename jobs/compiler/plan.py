@@ -58,6 +58,22 @@ class Plan:
                     found.add(self.segment_of[edge.upstream])
         return found
 
+    def fused_entry(self) -> int | None:
+        """The keyed segment the entry can run inside, or None.
+
+        When everything the entry sends goes to one keyed segment keyed by the event's own key, the entry's
+        work (decode, the stateless nodes after the sources) can run in that segment's operator, keyed by the
+        source key before any Python runs: one Python operator per event instead of two (file runs key the
+        input in Java; see jobs/flink/files_io.py)."""
+        targets = {self.segment_of[t] for (up, _), ts in self.graph.downstream.items()
+                   if up in self.scenario.sources or self.segment_of.get(up) == ENTRY for t in ts}
+        targets.discard(ENTRY)
+        targets |= {s.index for s in self.segments if s.changelogs}
+        if len(targets) != 1:
+            return None
+        only = self.segments[next(iter(targets))]
+        return only.index if only.kind == "keyed" and only.key_id == EVENT_KEY else None
+
     def describe(self) -> str:
         lines = []
         for seg in self.segments:

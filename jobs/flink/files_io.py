@@ -7,20 +7,28 @@ import json
 import os
 from pathlib import Path
 
-from pyflink.common import WatermarkStrategy
+from pyflink.common import Types, WatermarkStrategy
 from pyflink.common.serialization import Encoder
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSink, FileSource, StreamFormat
 
 from jobs.compiler.plan import Plan
 from jobs.nodes.outputs import dead_letter, encode_output
-from jobs.runtime.files import canonical, merged_inputs
+from jobs.runtime.executor import Stamps, escape_key
+from jobs.runtime.files import canonical, timed_inputs
 
+MIN_TS = -(2**63)
+MIN_SQL_MS, MAX_SQL_MS = -62_135_596_800_000, 253_402_300_799_999  # years 1 and 9999
 OUTPUT_FILES = {"actions": "actions.jsonl", "detected": "detected.jsonl", "dead_letter": "dead_letter.jsonl"}
 
 
 class FileInputs:
-    """All input files merged into one deterministic order (see runtime.files.merged_inputs), read by a FileSource."""
+    """All input files merged into one deterministic order (see runtime.files.merged_inputs), read by a FileSource.
+
+    Each line is `source<TAB>stamp<TAB>raw line`: the stamp is the watermark as of that line (executor.Stamps),
+    so the entry decides lateness without keyed state."""
+
+    stamped = True
 
     def __init__(self, files: dict[str, str], work_dir: str):
         self.files, self.work_dir = files, work_dir
@@ -29,12 +37,51 @@ class FileInputs:
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
         os.makedirs(self.work_dir, exist_ok=True)
         path = os.path.join(self.work_dir, "input.tsv")
+        ooo_ms = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
+        stamps = Stamps(ooo_ms)
         with open(path, "w", encoding="utf-8") as handle:
-            for source, line in merged_inputs(plan.scenario, self.files):
-                handle.write(f"{source}\t{line}\n")
+            for source, line, ts, _ in timed_inputs(plan.scenario, self.files):
+                handle.write(f"{source}\t{stamps.next(ts)}\t{line}\n")
                 self.lines += 1
         source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), path).build()
         return env.from_source(source, WatermarkStrategy.no_watermarks(), f"{plan.scenario.name}/files")
+
+    def keyed_raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
+        """Row(key, "key<TAB>time<TAB>source<TAB>stamp<TAB>raw line") with event-time watermarks, for an entry
+        fused into its keyed segment (Plan.fused_entry): the key and the time are split off in Java (a Table
+        API source with a WATERMARK clause), so the first Python call is the fused operator itself."""
+        from pyflink.table import StreamTableEnvironment
+
+        os.makedirs(self.work_dir, exist_ok=True)
+        path = os.path.join(self.work_dir, "input-keyed.tsv")
+        ooo_ms = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
+        stamps = Stamps(ooo_ms)
+        with open(path, "w", encoding="utf-8") as handle:
+            for source, line, ts, key in timed_inputs(plan.scenario, self.files):
+                stamp = stamps.next(ts)
+                # a line without a time moves no watermark: it gets the stamp's time, clamped to SQL's range
+                row_ts = min(max(ts if ts != MIN_TS else max(stamp, 0), MIN_SQL_MS), MAX_SQL_MS)
+                handle.write(f"{escape_key(key)}\t{row_ts}\t{source}\t{stamp}\t{line}\n")
+                self.lines += 1
+        t_env = StreamTableEnvironment.create(env)
+        table = f"kairos_input_{abs(hash(path))}"
+        # Flink SQL watermarks are `max - delay`; DataStream's bounded out-of-orderness is `max - D - 1` ms, the
+        # rule the stamps follow: delay = D + 1 ms keeps Flink's watermark at or behind every stamp
+        sql_path = path.replace("'", "''")
+        t_env.execute_sql(
+            f"CREATE TEMPORARY TABLE {table} (line STRING, "
+            f"rt AS TO_TIMESTAMP_LTZ(CAST(SPLIT_INDEX(line, '\t', 1) AS BIGINT), 3), "
+            f"WATERMARK FOR rt AS {sql_minus_ms('rt', ooo_ms + 1)}) "
+            f"WITH ('connector' = 'filesystem', 'path' = '{sql_path}', 'format' = 'raw')")
+        keyed = t_env.sql_query(f"SELECT SPLIT_INDEX(line, '\t', 0) AS k, line FROM {table}")
+        return t_env.to_append_stream(keyed, Types.ROW_NAMED(["k", "line"], [Types.STRING(), Types.STRING()]))
+
+
+def sql_minus_ms(column: str, ms: int) -> str:
+    """`column - ms` milliseconds in Flink SQL. Not an INTERVAL literal: `INTERVAL '120.001' SECOND` is refused
+    (leading precision 2), and the planner refuses a larger day/second precision (measured: SECOND(9, 3) and
+    DAY(6) TO SECOND(3) both fail in code generation); TIMESTAMPADD takes any number of milliseconds."""
+    return f"TIMESTAMPADD(MILLISECOND, {-int(ms)}, {column})"
 
 
 class FileOutputs:

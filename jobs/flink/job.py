@@ -20,7 +20,8 @@ from typing import Protocol
 import yaml
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
 from pyflink.common.watermark_strategy import TimestampAssigner
-from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
+from pyflink.java_gateway import get_gateway
 
 from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
@@ -28,8 +29,10 @@ from jobs.flink.operators import (
     ACTIONS,
     DEAD_LETTER,
     DETECTED,
+    ENVELOPE,
+    TIMED_ENVELOPE,
     EntryFunction,
-    GatedEntryFunction,
+    FusedFunction,
     MergeFunction,
     SegmentFunction,
 )
@@ -48,7 +51,7 @@ BUNDLE_TIME_MS = 10
 @dataclass
 class JobOptions:
     parallelism: int = 1
-    deterministic: bool = False  # file runs: one ordered input, watermark gate in keyed state
+    deterministic: bool = False  # file runs: one ordered input whose lines carry their watermark stamp
     counts_dir: str | None = None
     checkpoint_interval_ms: int | None = None
     pipeline_jars: list[str] = field(default_factory=list)
@@ -109,11 +112,6 @@ def flink_configuration(options: JobOptions) -> Configuration:
     return conf
 
 
-class _EnvelopeTime(TimestampAssigner):
-    def extract_timestamp(self, value, record_timestamp: int) -> int:
-        return value[3]
-
-
 class _LineTime(TimestampAssigner):
     """Event time of a raw `source<TAB>json` line, for watermarks per source before anything else runs."""
 
@@ -142,30 +140,60 @@ def _watermarks(plan: Plan) -> WatermarkStrategy:
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(ooo_ms))
     if idle_ms:
         strategy = strategy.with_idleness(Duration.of_millis(idle_ms))
-    return strategy.with_timestamp_assigner(_EnvelopeTime())
+    return strategy
+
+
+def _java_timestamps(stream: DataStream, strategy: WatermarkStrategy) -> DataStream:
+    """(Row, ts) -> Row with ts as the record's timestamp, and watermarks: all in Java.
+
+    What PyFlink's assign_timestamps_and_watermarks does after it has called a Python TimestampAssigner
+    per record (a Python operator of its own); here the entry already emits the (value, ts) pair."""
+    jvm = get_gateway().jvm.org.apache.flink.streaming.api.functions.python.eventtime
+    assigner = strategy._j_watermark_strategy.withTimestampAssigner(jvm.CustomTimestampAssigner())
+    timed = stream._j_data_stream.assignTimestampsAndWatermarks(assigner)
+    return DataStream(timed.map(jvm.RemoveTimestampMapFunction(), ENVELOPE.get_java_type_info()))
+
+
+def _key_by_field0(stream: DataStream, value_type=None) -> KeyedStream:
+    """Key a stream of Row(key, envelope) in Java: what DataStream.key_by does after its Python AddKey
+    operator (one Python call and one Row per event), whose output is exactly this shape."""
+    key_type = Types.ROW([Types.STRING()]).get_java_type_info()
+    j_keyed = stream._j_data_stream.keyBy(get_gateway().jvm.KeyByKeySelector(), key_type)
+    return KeyedStream(j_keyed, value_type or Types.PICKLED_BYTE_ARRAY(), stream)
 
 
 def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outputs: Outputs,
               options: JobOptions) -> None:
     """Add the scenario's operators to `env`. Every stateful operator gets a uid from scenario + segment."""
     name = plan.scenario.name
-    raw = inputs.raw_stream(env, plan)
     entry_program = make_program(plan, ENTRY)
-    if options.deterministic:
-        ooo_ms = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
-        entry = (raw.key_by(lambda _: "all", key_type=Types.STRING())
-                 .process(GatedEntryFunction(entry_program, ooo_ms, options.counts_dir),
-                          output_type=Types.PICKLED_BYTE_ARRAY()))
+    side: dict[str, list[DataStream]] = {tag.tag_id: [] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
+    # parallelism 1 only: a parallel Table file source may split the file, and one key's lines must keep their order
+    fusable = options.deterministic and options.parallelism == 1 and hasattr(inputs, "keyed_raw_stream")
+    fused = plan.fused_entry() if fusable else None
+    if fused is not None:
+        # one Python operator per event: the input is keyed and timed in Java, the entry runs in the segment
+        segment = plan.segments[fused]
+        function = FusedFunction(make_program(plan, fused), options.counts_dir, entry=entry_program)
+        out = (_key_by_field0(inputs.keyed_raw_stream(env, plan), Types.STRING())
+               .process(function, output_type=ENVELOPE).name(f"{name}/entry+{segment.uid}")
+               .uid(f"{name}/{segment.uid}"))
+        envelopes = {fused: out}
     else:
-        entry = raw.process(EntryFunction(entry_program, options.counts_dir), output_type=Types.PICKLED_BYTE_ARRAY())
-    entry = entry.name(f"{name}/entry").uid(f"{name}/entry")
-    side = {tag.tag_id: [entry.get_side_output(tag)] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
-    if getattr(inputs, "assigns_watermarks", False):
         # streaming inputs put watermarks on each source before the union: a backlog in one topic then cannot
-        # make another topic's events late, and events the entry filters out still move time forward
-        envelopes = {ENTRY: entry}
-    else:  # file runs: one ordered input; the gate in the entry decides lateness, see docs/time.md
-        envelopes = {ENTRY: entry.assign_timestamps_and_watermarks(_watermarks(plan)).name(f"{name}/watermarks")}
+        # make another topic's events late, and events the entry filters out still move time forward. File
+        # runs: one ordered input; the stamp in each line decides lateness (docs/time.md), Flink's watermark
+        # fires the timers.
+        own_watermarks = not getattr(inputs, "assigns_watermarks", False)
+        function = EntryFunction(entry_program, options.counts_dir, timed=own_watermarks,
+                                 stamped=getattr(inputs, "stamped", False))
+        out = inputs.raw_stream(env, plan).process(function, output_type=TIMED_ENVELOPE if own_watermarks
+                                                   else ENVELOPE)
+        out = out.name(f"{name}/entry").uid(f"{name}/entry")
+        envelopes = {ENTRY: _java_timestamps(out, _watermarks(plan)).name(f"{name}/watermarks")
+                     if own_watermarks else out}
+    for tag in (ACTIONS, DETECTED, DEAD_LETTER):
+        side[tag.tag_id].append(out.get_side_output(tag))
 
     def upstream_of(segment) -> set[int]:
         found = plan.upstream_segments(segment) | ({ENTRY} if segment.changelogs else set())
@@ -173,22 +201,22 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
             found.add(ENTRY)
         return found
 
-    upstream = {s.index: upstream_of(s) for s in plan.segments[1:]}
+    rest = [s for s in plan.segments[1:] if s.index != fused]
+    upstream = {s.index: upstream_of(s) for s in rest}
     fan_out = {up: sum(1 for ups in upstream.values() if up in ups) for up in range(len(plan.segments))}
-    for segment in plan.segments[1:]:
+    for segment in rest:
         feeds = []
         for up in sorted(upstream[segment.index]):
             stream = envelopes[up]
             if fan_out[up] > 1:  # only split a stream that feeds several segments: a filter is one more Python call
-                stream = stream.filter(lambda e, i=segment.index: e[0] == i)
+                stream = stream.filter(lambda e, i=segment.index: e[1][0] == i)
             feeds.append(stream)
         merged = feeds[0].union(*feeds[1:]) if len(feeds) > 1 else feeds[0]
         program = make_program(plan, segment.index)
         if segment.kind == "keyed":
-            out = (merged.key_by(lambda e: e[2], key_type=Types.STRING())
-                   .process(SegmentFunction(program, options.counts_dir), output_type=Types.PICKLED_BYTE_ARRAY()))
+            out = _key_by_field0(merged).process(SegmentFunction(program, options.counts_dir), output_type=ENVELOPE)
         else:
-            out = merged.process(MergeFunction(program, options.counts_dir), output_type=Types.PICKLED_BYTE_ARRAY())
+            out = merged.process(MergeFunction(program, options.counts_dir), output_type=ENVELOPE)
         out = out.name(f"{name}/{segment.uid}").uid(f"{name}/{segment.uid}")
         envelopes[segment.index] = out
         for tag in (ACTIONS, DETECTED, DEAD_LETTER):

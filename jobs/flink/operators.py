@@ -1,11 +1,14 @@
 """The two PyFlink primitives every scenario is built from.
 
 * `EntryFunction`: decodes raw input and runs the stateless nodes after the sources (a fused flat map;
-  in file runs it is keyed by one constant so the deterministic watermark gate can live in ValueState).
+  unkeyed: in file runs each line carries its watermark stamp, see executor.Stamps).
 * `SegmentFunction`: one KeyedProcessFunction per keyed segment: all its nodes' state (ValueState /
   MapState with TTL) and event-time timers, and the stateless nodes fused after them.
 Both delegate to the same `Executor` as the in-process harness. Actions, detections and dead letters
-leave through side outputs as JSON text; envelopes for other segments through the main output.
+leave through side outputs as JSON text; envelopes for other segments through the main output as
+`Row(key, pickled envelope)`, so the next keyed segment is keyed in Java (KeyByKeySelector on field 0)
+instead of by a Python key selector, and in file runs as `(Row, ts)` so Java assigns the timestamps
+(PyFlink's own Python-assigner path adds a Python call per event; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -15,18 +18,20 @@ import os
 import uuid
 from typing import Any
 
-from pyflink.common import Time, Types
+from pyflink.common import Row, Time, Types
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
 from jobs.nodes.base import StateSpec
 from jobs.nodes.outputs import encode_output
-from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram
+from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram, merge_counts, unescape_key
 
 ACTIONS = OutputTag("actions", Types.STRING())
 DETECTED = OutputTag("detected", Types.STRING())
 DEAD_LETTER = OutputTag("dead_letter", Types.STRING())
+ENVELOPE = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])  # (key, executor envelope)
+TIMED_ENVELOPE = Types.TUPLE([ENVELOPE, Types.LONG()])  # file runs: + event time for the Java assigner
 _TAGS = {"action": ACTIONS, "detected": DETECTED, "dead": DEAD_LETTER}
 MIN_TS = -(2**63)
 REPORT_EVERY = 256
@@ -49,15 +54,14 @@ class FlinkRuntime:
     def __init__(self, scenario: str, runtime_context: RuntimeContext | None, specs: list[StateSpec]):
         self.scenario = scenario
         self.ctx: Any = None  # the current Flink Context / OnTimerContext
+        self.key: str | None = None  # the current envelope's key (None in timers and in the entry)
+        self.escaped_keys = False
         self.sink: list[tuple[str, dict]] = []
         self.states: dict[tuple[str, str], Any] = {}
         for spec in specs:
             descriptor = _descriptor(spec)
             getter = runtime_context.get_state if spec.kind == "value" else runtime_context.get_map_state
             self.states[(spec.node_id, spec.name)] = getter(descriptor)
-        self.gate = None
-        self.gate_max_ts: int | None = None
-        self.gate_cached = False
 
     def value_state(self, node_id: str, name: str) -> Any:
         return self.states[(node_id, name)]
@@ -68,67 +72,85 @@ class FlinkRuntime:
         self.ctx.timer_service().register_event_time_timer(ts)
 
     def watermark(self, ctx: dict | None = None) -> int:
-        flink = self.ctx.timer_service().current_watermark()
-        return max(flink, ctx.get("_wm", MIN_TS)) if ctx else flink
+        stamp = ctx.get("_wm") if ctx else None
+        if stamp is not None:
+            # file runs: Flink's watermark is computed from the same ordered events, later, so it never
+            # passes the line's stamp (docs/time.md): max(flink, stamp) is the stamp, without a Java call
+            return stamp
+        return self.ctx.timer_service().current_watermark()
 
     def current_key(self) -> str:
-        return self.ctx.get_current_key()
+        # the envelope carries the key Flink keyed it by: no Java call, except in timers
+        if self.key is not None:
+            return self.key
+        key = self.ctx.get_current_key()
+        return unescape_key(key) if self.escaped_keys else key
 
     def emit(self, kind: str, record: dict) -> None:
         self.sink.append((kind, record))
 
-    def observe(self, ts: int) -> int | None:
-        """File runs: the watermark as of this event (max time seen - out of orderness - 1), in ValueState."""
-        if self.gate is None:
-            return None
-        # write-through cache of the one key's ValueState: Flink state stays the truth (checkpoints carry
-        # it, a restore starts with an empty cache and reads it back); it saves a Java call per event
-        max_ts = self.gate_max_ts if self.gate_cached else self.gate.value()
-        if max_ts is None or ts > max_ts:
-            self.gate.update(ts)
-            self.gate_max_ts, self.gate_cached = ts, True
-        else:
-            self.gate_max_ts, self.gate_cached = max_ts, True
-        return MIN_TS if max_ts is None else max_ts - self.gate_ooo_ms - 1
-
 
 class _Base:
-    """Shared by all four functions: the executor, the runtime services, metrics and the counts file."""
+    """Shared by all four functions: the executor(s), the runtime services, metrics and the counts file."""
 
-    def __init__(self, program: SegmentProgram, counts_dir: str | None = None):
-        self.program, self.counts_dir = program, counts_dir
+    def __init__(self, program: SegmentProgram, counts_dir: str | None = None, timed: bool = False,
+                 entry: SegmentProgram | None = None):
+        self.program, self.counts_dir, self.timed = program, counts_dir, timed
+        self.entry_program = entry  # FusedFunction: the entry's program, run in this operator first
 
     def open(self, runtime_context: RuntimeContext) -> None:
         program = self.program
         self.executor = Executor(program)
-        specs = [spec for node in program.nodes.values() for spec in node.state_specs()]
+        self.entry = Executor(self.entry_program) if self.entry_program is not None else None
+        self.executors = [e for e in (self.entry, self.executor) if e is not None]
+        # every node's counters, whichever executor runs it: an output that cannot be written moves its node's
+        # count from out to dead_letter (outputs.encode_output), also for a node of the fused entry
+        self.node_counts = {node: c for e in reversed(self.executors) for node, c in e.counts.items()}
+        specs = [spec for e in self.executors for node in e.p.nodes.values() for spec in node.state_specs()]
         self.rt = FlinkRuntime(program.scenario, runtime_context, specs)
+        self.rt.escaped_keys = self.entry is not None  # fused: Flink keys by escape_key(key)
         self.instance = uuid.uuid4().hex[:12]  # thread mode's context cannot tell the subtask index
         group = runtime_context.get_metrics_group().add_group("kairos").add_group("scenario", program.scenario)
         # Flink counters fed from the executor's tallies every REPORT_EVERY inputs: no metric call per event.
         # (Not gauges: Flink reads a gauge from its own threads, and calling into the embedded interpreter
         # from there crashes the TaskManager once a job is cancelled.)
         self.metrics = {(node_id, counter): group.add_group("node", node_id).counter(counter)
-                        for node_id in self.executor.counts for counter in COUNTERS}
+                        for e in self.executors for node_id in e.counts for counter in COUNTERS}
         self.reported: dict[tuple[str, str], int] = dict.fromkeys(self.metrics, 0)
         self.inputs = 0
 
     def _report(self) -> None:
         for (node_id, counter), metric in self.metrics.items():
-            value = self.executor.counts.get(node_id, {}).get(counter, 0)
+            value = sum(e.counts.get(node_id, {}).get(counter, 0) for e in self.executors)
             delta = value - self.reported[(node_id, counter)]
             if delta:
                 metric.inc(delta)
                 self.reported[(node_id, counter)] = value
 
+    def _drain(self) -> list[tuple[str, Any]]:
+        if self.entry is None:
+            return self.executor.drain()
+        # fused: what the entry routes to this segment goes straight in (the same key by construction)
+        out = []
+        for kind, payload in self.entry.drain():
+            if kind != "route":
+                out.append((kind, payload))
+            elif payload[2] == self.rt.key:
+                self.executor.accept(payload, self.rt)
+            else:  # cannot happen unless the input file's key and the decoded key disagree: never silently
+                self.executor._dead(payload[1], f"internal: keyed by {self.rt.key!r}, routed to {payload[2]!r}",
+                                    payload[4])
+        out.extend(self.executor.drain())
+        return out
+
     def _flush(self):
         self.inputs += 1
         if self.inputs % REPORT_EVERY == 0:
             self._report()
-        counts = self.executor.counts
-        for kind, payload in self.executor.drain():
-            if kind == "route":
-                yield payload
+        counts = self.node_counts
+        for kind, payload in self._drain():
+            if kind == "route":  # payload: (segment, route, key, ts, ctx)
+                yield (Row(payload[2], payload), payload[3]) if self.timed else Row(payload[2], payload)
             else:
                 kind, text = encode_output(kind, payload, counts)  # never raises: see jobs/nodes/outputs.py
                 yield _TAGS[kind], text
@@ -144,49 +166,57 @@ class _Base:
             os.makedirs(self.counts_dir, exist_ok=True)
             path = os.path.join(self.counts_dir, f"seg{self.executor.p.index}-{self.instance}.json")
             with open(path, "w", encoding="utf-8") as handle:
-                json.dump(self.executor.counts, handle)
+                json.dump(merge_counts(e.counts for e in self.executors), handle)
 
 
-class _RawInput:
+class EntryFunction(_Base, ProcessFunction):
+    """The entry: input is "source<TAB>raw line", in file runs "source<TAB>stamp<TAB>raw line"."""
+
+    def __init__(self, program: SegmentProgram, counts_dir: str | None = None, timed: bool = False,
+                 stamped: bool = False):
+        super().__init__(program, counts_dir, timed)
+        self.stamped = stamped
+
     def process_element(self, value, ctx):
         self.rt.ctx = ctx
-        source, _, line = value.partition("\t")  # "source<TAB>raw line": one string, no Python-side tuple type
-        self.executor.accept_raw(source, line, self.rt)
+        if self.stamped:
+            source, stamp, line = value.split("\t", 2)
+            self.executor.accept_raw(source, line, self.rt, int(stamp))
+        else:
+            source, _, line = value.partition("\t")  # one string: no Python-side tuple type
+            self.executor.accept_raw(source, line, self.rt)
         yield from self._flush()
 
 
-class _Envelopes:
-    def process_element(self, value, ctx):
-        self.rt.ctx = ctx
-        self.executor.accept(value, self.rt)
-        yield from self._flush()
-
-
-class EntryFunction(_RawInput, _Base, ProcessFunction):
-    """Unkeyed entry (streaming runs): input is "source name<TAB>raw line"."""
-
-
-class GatedEntryFunction(_RawInput, _Base, KeyedProcessFunction):
-    """File-run entry: keyed by one constant, so the watermark gate's state is Flink ValueState."""
-
-    def __init__(self, program: SegmentProgram, out_of_orderness_ms: int, counts_dir: str | None = None):
-        super().__init__(program, counts_dir)
-        self.ooo_ms = out_of_orderness_ms
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        super().open(runtime_context)
-        self.rt.gate = runtime_context.get_state(ValueStateDescriptor("gate.max_ts", Types.LONG()))
-        self.rt.gate_ooo_ms = self.ooo_ms
-
-
-class SegmentFunction(_Envelopes, _Base, KeyedProcessFunction):
+class SegmentFunction(_Base, KeyedProcessFunction):
     """A keyed segment: input envelopes keyed by their key; state and timers per key."""
 
+    def process_element(self, value, ctx):
+        self.rt.ctx, self.rt.key = ctx, value[2]
+        self.executor.accept(value, self.rt)  # PyFlink hands a keyed function field 1 of Row(key, envelope)
+        yield from self._flush()
+
     def on_timer(self, timestamp: int, ctx):
-        self.rt.ctx = ctx
+        self.rt.ctx, self.rt.key = ctx, None
         self.executor.fire_timers(timestamp, self.rt)
         yield from self._flush()
 
 
-class MergeFunction(_Envelopes, _Base, ProcessFunction):
+class MergeFunction(_Base, ProcessFunction):
     """A merge segment (a union of branches from different segments): stateless, unkeyed."""
+
+    def process_element(self, value, ctx):
+        self.rt.ctx = ctx
+        self.executor.accept(value[1], self.rt)
+        yield from self._flush()
+
+
+class FusedFunction(SegmentFunction):
+    """The entry and the keyed segment it feeds in one keyed operator (Plan.fused_entry): the input arrives
+    keyed in Java as "key<TAB>time<TAB>source<TAB>stamp<TAB>raw line" (FileInputs.keyed_raw_stream)."""
+
+    def process_element(self, value, ctx):
+        key, _, source, stamp, line = value.split("\t", 4)
+        self.rt.ctx, self.rt.key = ctx, unescape_key(key)
+        self.entry.accept_raw(source, line, self.rt, int(stamp))
+        yield from self._flush()

@@ -5,7 +5,8 @@
 * `emit: on_close`: when the watermark passes the window's end, one new event leaves with `key`,
   `window_start`, `window_end` and the aggregates (tumbling and session windows).
 Windows live in Flink keyed state (one ValueState per key) and are closed and cleaned up by event-time
-timers. Events older than the watermark are late: they go to the dead-letter output, counted, never silently dropped.
+timers (sliding windows: one pending eviction timer per key, not one per event). Events older than the
+watermark are late: they go to the dead-letter output, counted, never silently dropped.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PARAMS = [
 ]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
+SLIDE_CLEANUP = 3  # a quiet key's sliding-window state is dropped this many window lengths after its last event
 _CALL = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*$", re.DOTALL)
 
 
@@ -66,17 +68,10 @@ class AggregateRuntime(NodeRuntime):
         # one ValueState holding {window start: ...} per key: a single state read and write per event,
         # instead of a state call per window (each is a Java round trip in PyFlink)
         state = rt.value_state(self.id, "windows")
+        if self.window == "sliding":
+            return self._slide(state, ctx, ts, rt)
         windows = state.value() or {}
         key_value = ctx.get(self.key_name) if self.key_name else rt.current_key()
-        if self.window == "sliding":
-            windows[ts] = (key_value, self._add((windows.get(ts) or (None, None))[1], ctx, ts))
-            state.update(windows)
-            rt.register_timer(ts + self.size_ms)  # the bucket is unreachable once the watermark passes this
-            accs = None
-            for bucket_ts, (_, bucket) in windows.items():
-                if ts - self.size_ms < bucket_ts <= ts:
-                    accs = bucket if accs is None else self._merge(accs, bucket)
-            return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
         if self.window == "tumbling":
             start = ts - ts % self.size_ms
             end, accs = start + self.size_ms, self._add((windows.get(start) or (None, None, None))[2], ctx, ts)
@@ -94,20 +89,55 @@ class AggregateRuntime(NodeRuntime):
             return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
         return ()
 
+    def _slide(self, state, ctx: Ctx, ts: int, rt: Runtime):
+        # (pending cleanup timer, {bucket time: accumulators}); no key per bucket: nothing ever closes.
+        # Buckets are evicted here, lazily, once the watermark has passed their end (no later on-time event
+        # can reach them). The timer only bounds the state of a key that goes quiet, so there is one pending
+        # per key, set SLIDE_CLEANUP windows ahead: fraud example, 300k events, one timer per event before.
+        pending, buckets = state.value() or (None, {})
+        watermark = rt.watermark(ctx)
+        for bucket_ts in [t for t in buckets if t + self.size_ms <= watermark]:
+            del buckets[bucket_ts]
+        buckets[ts] = self._add(buckets.get(ts), ctx, ts)
+        if pending is None:
+            pending = ts + SLIDE_CLEANUP * self.size_ms
+            rt.register_timer(pending)
+        state.update((pending, buckets))
+        accs = None
+        for bucket_ts, bucket in buckets.items():
+            if ts - self.size_ms < bucket_ts <= ts:
+                accs = bucket if accs is None else self._merge(accs, bucket)
+        return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
+
+    def _evict(self, state, ts: int, rt: Runtime) -> None:
+        value = state.value()
+        if not value:
+            return
+        pending, buckets = value
+        for bucket_ts in [t for t in buckets if t + self.size_ms <= ts]:
+            del buckets[bucket_ts]
+        if not buckets:
+            state.clear()
+            return
+        if ts >= pending:  # our timer (another node's timers of this key come here too)
+            pending = max(buckets) + SLIDE_CLEANUP * self.size_ms
+            rt.register_timer(pending)
+        state.update((pending, buckets))
+
     def on_timer(self, ts: int, rt: Runtime):
         state = rt.value_state(self.id, "windows")
+        if self.window == "sliding":
+            self._evict(state, ts, rt)
+            return
         windows = state.value()
         if not windows:
             return
-        if self.window == "sliding":
-            due = [t for t in windows if t + self.size_ms <= ts]
-        else:
-            due = sorted(start for start, (_, end, _) in windows.items() if end - 1 <= ts)
+        due = sorted(start for start, (_, end, _) in windows.items() if end - 1 <= ts)
         if not due:
             return
         closed = [(start, windows.pop(start)) for start in due]
         state.update(windows) if windows else state.clear()
-        if self.window == "sliding" or self.emit != "on_close":
+        if self.emit != "on_close":
             return
         key = rt.current_key()
         for start, (key_value, end, accs) in closed:

@@ -12,16 +12,18 @@ from typing import Any
 from jobs.compiler.model import Reference, Scenario
 from jobs.compiler.paths import ReferenceFileError
 from jobs.compiler.plan import Plan
+from jobs.compiler.types import ANY
 from jobs.nodes.enrich import TableRuntime
 from jobs.runtime.decode import (
     MAX_EVENT_CHARS,
     DecodeError,
     cell,
+    coerce,
     decode_record,
     parse_json,
     parse_timestamp,
 )
-from jobs.runtime.rawline import wrap_line
+from jobs.runtime.rawline import unwrap_line, wrap_line
 
 
 class InputError(Exception):
@@ -112,14 +114,28 @@ def resolve_event_files(scenario: Scenario, events: list[str], changelogs: list[
     return files
 
 
-def _line_time(scenario: Scenario, source: str, line: bytes) -> int:
-    if len(line) > MAX_EVENT_CHARS:
-        return -(2**63)
+def _line_facts(scenario: Scenario, source: str, line: str | bytes | None) -> tuple[int, str]:
+    """(time, key) of a raw line as the entry will decode them: the minimum time when it has none (a broken
+    line goes out at once, to the dead-letter output), "" when it has no key."""
+    if line is None or len(line) > MAX_EVENT_CHARS:
+        return -(2**63), ""
+    spec = scenario.sources[source]
     try:
-        value = json.loads(line).get(scenario.sources[source].time)
-        return parse_timestamp(value) if value is not None else -(2**63)
-    except Exception:  # noqa: BLE001 - a broken line goes out at once (to the dead-letter output)
-        return -(2**63)
+        data = json.loads(line)
+    except Exception:  # noqa: BLE001 - not UTF-8, not JSON, nested too deep: the entry says which
+        return -(2**63), ""
+    if not isinstance(data, dict):
+        return -(2**63), ""
+    try:
+        value = data.get(spec.time)
+        ts = parse_timestamp(value) if value is not None else -(2**63)
+    except Exception:  # noqa: BLE001
+        ts = -(2**63)
+    try:
+        key = coerce(spec.schema.fields.get(spec.key, ANY), data.get(spec.key), spec.key)
+    except Exception:  # noqa: BLE001
+        key = None
+    return ts, "" if key is None else str(key)
 
 
 def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str]]:
@@ -131,16 +147,29 @@ def merged_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[s
     is one dead letter, a blank line too (it is counted, never skipped). Lines come as transport text
     (rawline.wrap_line): the entry turns them back into the exact bytes.
     """
-    def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str]]:
+    for name, line, _, _ in timed_inputs(scenario, files):
+        yield name, line
+
+
+def line_time(scenario: Scenario, source: str, line: str) -> int:
+    """The event time of a line as merged_inputs gives it (transport text), or the minimum for a line that has
+    none: the file-run watermark stamp, the same as timed_inputs computes from the raw bytes."""
+    return _line_facts(scenario, source, unwrap_line(line))[0]
+
+
+def timed_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str, int, str]]:
+    """merged_inputs with each line's time (the minimum when it has none) and key ("" when it has none)."""
+    def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str, str]]:
         rank = 0 if scenario.sources[name].kind == "changelog" else 1
         with open(path, "rb") as handle:
             for number, raw in enumerate(handle):
                 raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
-                yield _line_time(scenario, name, raw), rank, name, number, wrap_line(raw)
+                ts, key = _line_facts(scenario, name, raw)
+                yield ts, rank, name, number, wrap_line(raw), key
 
     streams = [lines(name, path) for name, path in sorted(files.items())]
-    for _, _, name, _, line in heapq.merge(*streams, key=lambda item: item[:4]):
-        yield name, line
+    for ts, _, name, _, line, key in heapq.merge(*streams, key=lambda item: item[:4]):
+        yield name, line, ts, key
 
 
 def canonical(records: list[dict]) -> list[dict]:

@@ -15,7 +15,8 @@ from typing import Any
 
 from jobs.compiler.plan import ENTRY, Plan
 from jobs.nodes.outputs import encode_checked
-from jobs.runtime.executor import Executor, make_program, merge_counts
+from jobs.runtime.executor import Executor, Stamps, make_program, merge_counts
+from jobs.runtime.files import line_time
 
 MIN_TS = -(2**63)
 
@@ -67,7 +68,6 @@ class MemoryRuntime:
         self.maps: dict = {}
         self.timers: list[tuple[int, int, str]] = []  # heap of (ts, segment, key)
         self.timer_set: set[tuple[int, int, str]] = set()
-        self.max_ts: int | None = None
         self.current_watermark = MIN_TS
         self.segment = ENTRY
         self.key = ""
@@ -88,11 +88,6 @@ class MemoryRuntime:
     def watermark(self, ctx: dict | None = None) -> int:
         gate = ctx.get("_wm", MIN_TS) if ctx else MIN_TS
         return max(gate, self.current_watermark)
-
-    def observe(self, ts: int) -> int:
-        before = MIN_TS if self.max_ts is None else self.max_ts - self.ooo_ms - 1
-        self.max_ts = ts if self.max_ts is None else max(self.max_ts, ts)
-        return before
 
     def current_key(self) -> str:
         return self.key
@@ -115,6 +110,7 @@ class Harness:
         self.executors = [Executor(make_program(plan, s.index)) for s in plan.segments]
         ooo = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
         self.rt = MemoryRuntime(plan.scenario.name, ooo)
+        self.stamps = Stamps(ooo)  # the file-run rule: the job reads these stamps from its input file
         self.result = RunResult()
 
     def _drain(self, executor: Executor) -> None:
@@ -153,13 +149,17 @@ class Harness:
             self.executors[seg].fire_timers(ts, self.rt)
             self._drain(self.executors[seg])
 
-    def feed(self, source: str, line: str) -> None:
+    def enter(self, source: str, line: str) -> None:
+        """One input line through the entry and everything it reaches, without moving the watermark."""
         self.rt.segment, self.rt.key = ENTRY, ""
         entry = self.executors[ENTRY]
-        entry.accept_raw(source, line, self.rt)
+        entry.accept_raw(source, line, self.rt, self.stamps.next(line_time(self.plan.scenario, source, line)))
         self._drain(entry)
-        if self.rt.max_ts is not None:
-            self._advance(self.rt.max_ts - self.rt.ooo_ms - 1)
+
+    def feed(self, source: str, line: str) -> None:
+        self.enter(source, line)
+        if self.stamps.max_ts is not None:
+            self._advance(self.stamps.max_ts - self.rt.ooo_ms - 1)
 
     def finish(self) -> RunResult:
         self._advance(2**63 - 1)  # end of input: the final watermark closes every window

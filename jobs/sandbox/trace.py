@@ -138,9 +138,9 @@ class TracingExecutor(Executor):
         super().__init__(program)
         self.tracer = tracer
 
-    def accept_raw(self, source_name: str, line: str | bytes, rt: Runtime) -> None:
+    def accept_raw(self, source_name: str, line: str | bytes, rt: Runtime, stamp: int | None = None) -> None:
         before = self.counts[source_name]["out"]
-        super().accept_raw(source_name, line, rt)
+        super().accept_raw(source_name, line, rt, stamp)
         if self.counts[source_name]["out"] > before:  # decoded: count the edges from the source
             for target in self.tracer.plan.targets(source_name, "out"):
                 edge = (source_name, "out", target)

@@ -26,12 +26,7 @@ class LazyHarness(Harness):
     """The harness with the watermark held back until the end of the input (timers fire only then)."""
 
     def feed(self, source: str, line: str) -> None:
-        from jobs.compiler.plan import ENTRY
-
-        self.rt.segment, self.rt.key = ENTRY, ""
-        entry = self.executors[ENTRY]
-        entry.accept_raw(source, line, self.rt)
-        self._drain(entry)  # no _advance: lateness is still decided by the per-event gate
+        self.enter(source, line)  # no _advance: lateness is still decided by the per-line stamp
 
 
 @pytest.fixture
