@@ -135,14 +135,18 @@ YAML
   local es_env=(env "ES_JAVA_HOME=$java_home" "ES_PATH_CONF=$ES_CONF" "ES_TMPDIR=$ES_STATE/tmp" "HOME=$ES_STATE")
   mkdir -p "$ES_STATE/tmp"; [[ -n "${run_as[*]}" ]] && chown "$ES_USER:" "$ES_STATE/tmp"
 
+  mv "$ES_CONF/elasticsearch.yml" "$ES_CONF/elasticsearch.yml.template"
   if ((secure)); then
+    # the keystore tool reads elasticsearch.yml, and `http.port: @HTTP_PORT@` is not YAML (it failed every
+    # --secure start, silently): give it the config with ports 0; launch() writes the real ones
+    sed -e "s|@HTTP_PORT@|0|" -e "s|@TRANSPORT_PORT@|0|" "$ES_CONF/elasticsearch.yml.template" > "$ES_CONF/elasticsearch.yml"
+    [[ -n "${run_as[*]}" ]] && chown "$ES_USER:" "$ES_CONF/elasticsearch.yml"
     # keystore: TLS keystore password + bootstrap password of the 'elastic' user. One tool JVM (add -f creates
     # the keystore; with -x it reads one value per line): each launch costs 5-20 s on a loaded 2-core box.
     printf '%s\n%s\n' "$TLS_PASSWORD" "$password" | "${run_as[@]}" "${es_env[@]}" "$home/bin/elasticsearch-keystore" \
-      add -x -f xpack.security.http.ssl.keystore.secure_password bootstrap.password >>"$(log_file elasticsearch)" 2>&1
+      add -x -f xpack.security.http.ssl.keystore.secure_password bootstrap.password >>"$(log_file elasticsearch)" 2>&1 \
+      || die "elasticsearch-keystore failed (see $(log_file elasticsearch))"
   fi
-
-  cp "$ES_CONF/elasticsearch.yml" "$ES_CONF/elasticsearch.yml.template"
   # ports are free when chosen, not reserved: a start that dies of a bind error is tried again with new ones
   local attempt rc
   for attempt in 1 2 3; do
