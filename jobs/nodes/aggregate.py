@@ -26,7 +26,8 @@ from udfs.aggregators import AGGREGATORS
 
 TYPE = "aggregate"
 DOC = ("Aggregates events per key in event-time windows: `window: tumbling|sliding|session`, `size` (or `gap` for "
-       "session), `aggregations: {name: 'sum(amount)', n: 'count()'}`, `emit: on_event|on_close`.")
+       "session), `aggregations: {name: 'sum(amount)', n: 'count()'}`, `emit: on_event|on_close`, "
+       "`order: arrival|event_time` (sliding).")
 PARAMS = [
     P.Param("key", P.EXPR, "Group by this expression (default: the event's key, e.g. customer id)."),
     P.Param("window", P.CHOICE, "tumbling: fixed, back to back; sliding: the last `size` before each event; "
