@@ -106,9 +106,12 @@ class AggregateRuntime(NodeRuntime):
         # can reach them). The timer only bounds the state of a key that goes quiet, so there is one pending
         # per key, set SLIDE_CLEANUP windows ahead: fraud example, 300k events, one timer per event before.
         pending, buckets = state.value() or (None, {})
-        watermark = rt.watermark(ctx)
-        for bucket_ts in [t for t in buckets if t + self.size_ms <= watermark]:
-            del buckets[bucket_ts]
+        # order: event_time evicts in its release timers only: a file run's stamp may be ahead of the timers
+        # (docs/time.md), and a bucket a held event still needs must stay until that event leaves
+        if not self.event_time:
+            watermark = rt.watermark(ctx)
+            for bucket_ts in [t for t in buckets if t + self.size_ms <= watermark]:
+                del buckets[bucket_ts]
         buckets[ts] = self._add(buckets.get(ts), ctx, ts)
         if pending is None:
             pending = ts + SLIDE_CLEANUP * self.size_ms
