@@ -2,6 +2,9 @@
 
 * `emit: on_event` (default): each event continues with the aggregates of its window added as variables
   (for sliding windows the window is the last `size` before the event, like Nussknacker's sliding aggregate).
+  `order: arrival` (default) counts the events already processed; `order: event_time` holds each event in
+  keyed state until the watermark passes its time, then releases it (time order, ties in arrival order) with
+  the complete window (t - size, t], like Flink SQL's OVER ... RANGE BETWEEN size PRECEDING AND CURRENT ROW.
 * `emit: on_close`: when the watermark passes the window's end, one new event leaves with `key`,
   `window_start`, `window_end` and the aggregates (tumbling and session windows).
 Windows live in Flink keyed state (one ValueState per key) and are closed and cleaned up by event-time
@@ -23,7 +26,8 @@ from udfs.aggregators import AGGREGATORS
 
 TYPE = "aggregate"
 DOC = ("Aggregates events per key in event-time windows: `window: tumbling|sliding|session`, `size` (or `gap` for "
-       "session), `aggregations: {name: 'sum(amount)', n: 'count()'}`, `emit: on_event|on_close`.")
+       "session), `aggregations: {name: 'sum(amount)', n: 'count()'}`, `emit: on_event|on_close`, "
+       "`order: arrival|event_time` (sliding).")
 PARAMS = [
     P.Param("key", P.EXPR, "Group by this expression (default: the event's key, e.g. customer id)."),
     P.Param("window", P.CHOICE, "tumbling: fixed, back to back; sliding: the last `size` before each event; "
@@ -34,10 +38,16 @@ PARAMS = [
             + ", ".join(AGGREGATORS) + ".", True),
     P.Param("emit", P.CHOICE, "on_event: every event carries its window's aggregates; on_close: one result per "
             "window when it closes.", default="on_event", choices=("on_event", "on_close")),
+    P.Param("order", P.CHOICE, "Sliding windows: arrival (the events processed so far) or event_time (the event "
+            "waits for the watermark and sees every on-time event of its window).", default="arrival",
+            choices=("arrival", "event_time")),
 ]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
 SLIDE_CLEANUP = 3  # a quiet key's sliding-window state is dropped this many window lengths after its last event
+# order: event_time: a safety net (Flink TTL is processing time) for events waiting on a watermark that never comes
+# (a source gone idle for good); an event normally waits out-of-orderness plus the watermark interval
+WAITING_TTL_MS = 86_400_000
 _CALL = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*$", re.DOTALL)
 
 
@@ -48,6 +58,7 @@ class AggregateRuntime(NodeRuntime):
     emit: str
     key_name: str | None  # when grouping by a plain field, closed windows carry it under its own name
     aggregations: list[tuple[str, str, CompiledExpr | None]]  # (output name, aggregator, argument)
+    event_time: bool = False  # order: event_time (sliding windows only)
 
     def _add(self, accs: tuple | None, ctx: Ctx, ts: int) -> tuple:
         accs = accs or tuple(AGGREGATORS[agg].create() for _, agg, _ in self.aggregations)
@@ -95,19 +106,46 @@ class AggregateRuntime(NodeRuntime):
         # can reach them). The timer only bounds the state of a key that goes quiet, so there is one pending
         # per key, set SLIDE_CLEANUP windows ahead: fraud example, 300k events, one timer per event before.
         pending, buckets = state.value() or (None, {})
-        watermark = rt.watermark(ctx)
-        for bucket_ts in [t for t in buckets if t + self.size_ms <= watermark]:
-            del buckets[bucket_ts]
+        # order: event_time evicts in its release timers only: a file run's stamp may be ahead of the timers
+        # (docs/time.md), and a bucket a held event still needs must stay until that event leaves
+        if not self.event_time:
+            watermark = rt.watermark(ctx)
+            for bucket_ts in [t for t in buckets if t + self.size_ms <= watermark]:
+                del buckets[bucket_ts]
         buckets[ts] = self._add(buckets.get(ts), ctx, ts)
         if pending is None:
             pending = ts + SLIDE_CLEANUP * self.size_ms
             rt.register_timer(pending)
         state.update((pending, buckets))
+        if self.event_time:
+            # the event is in its bucket already; it leaves once the watermark passes ts, when no on-time
+            # event of (ts - size, ts] can still come. One timer per distinct time (Flink dedups them).
+            waiting = rt.map_state(self.id, "waiting")
+            waiting.put(ts, [*(waiting.get(ts) or []), ctx])
+            rt.register_timer(ts)
+            return ()
+        return ((DEFAULT_PORT, {**ctx, **self._window(buckets, ts)}),)
+
+    def _window(self, buckets: dict, ts: int) -> dict:
         accs = None
         for bucket_ts, bucket in buckets.items():
             if ts - self.size_ms < bucket_ts <= ts:
                 accs = bucket if accs is None else self._merge(accs, bucket)
-        return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
+        return self._results(accs)
+
+    def _release(self, state, ts: int, rt: Runtime):
+        waiting = rt.map_state(self.id, "waiting")
+        due = sorted(t for t in waiting.keys() if t <= ts)
+        if not due:
+            return []
+        # released before the eviction below: every bucket an event of `due` needs is still there
+        buckets = (state.value() or (None, {}))[1]
+        out = []
+        for event_ts in due:
+            results = self._window(buckets, event_ts)
+            out.extend((DEFAULT_PORT, {**ctx, **results}) for ctx in waiting.get(event_ts))
+            waiting.remove(event_ts)
+        return out
 
     def _evict(self, state, ts: int, rt: Runtime) -> None:
         value = state.value()
@@ -127,7 +165,9 @@ class AggregateRuntime(NodeRuntime):
     def on_timer(self, ts: int, rt: Runtime):
         state = rt.value_state(self.id, "windows")
         if self.window == "sliding":
+            released = self._release(state, ts, rt) if self.event_time else []
             self._evict(state, ts, rt)
+            yield from released
             return
         windows = state.value()
         if not windows:
@@ -148,7 +188,8 @@ class AggregateRuntime(NodeRuntime):
             yield DEFAULT_PORT, out
 
     def state_specs(self) -> list[StateSpec]:
-        return [StateSpec(self.id, "windows", "value")]
+        waiting = [StateSpec(self.id, "waiting", "map", WAITING_TTL_MS)] if self.event_time else []
+        return [StateSpec(self.id, "windows", "value"), *waiting]
 
 
 def summary(data: dict) -> str:
@@ -172,8 +213,13 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
         cc.errors.error(params[other].loc, f"'{other}' does not apply to a {window} window; use '{length}'")
     if window == "sliding" and emit == "on_close":
         cc.errors.error(params["emit"].loc, "a sliding window is evaluated on each event: use emit: on_event")
-    if params[length].value is not None and params[length].value <= 0:
-        cc.errors.error(params[length].loc, f"'{length}' must be longer than 0")
+    order = params["order"].value
+    if order == "event_time" and (window != "sliding" or emit != "on_event"):
+        why = ("its result already leaves complete, when the watermark closes the window" if emit == "on_close"
+               else "an event of a fixed window sees the events before it, so it would have to wait until the "
+               "window closes: use emit: on_close, or a sliding window")
+        cc.errors.error(params["order"].loc, f"order: event_time applies to sliding windows with emit: on_event, "
+                        f"not to a {window} window with emit: {emit}: {why}")
     key = cc.expr(params.get("key"), env, what="'key'")
     raw = params["aggregations"].value if "aggregations" in params else None
     if raw is None:
@@ -211,5 +257,7 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
             out_env[key_name] = env.get(key_name, ANY)
     else:
         out_env = {**env, **out_types}
-    runtime = AggregateRuntime(spec.id, window, params[length].value or 1, emit, key_name, aggregations)
-    return Compiled(runtime, {DEFAULT_PORT: out_env}, keyed=True, key=key, uses_time=True, holds=emit == "on_close")
+    event_time = order == "event_time"
+    runtime = AggregateRuntime(spec.id, window, params[length].value or 1, emit, key_name, aggregations, event_time)
+    return Compiled(runtime, {DEFAULT_PORT: out_env}, keyed=True, key=key, uses_time=True,
+                    holds=emit == "on_close" or event_time)
