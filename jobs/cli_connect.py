@@ -54,11 +54,14 @@ def _options(args: argparse.Namespace):
 
 
 def _load(args: argparse.Namespace, what: str):
-    """(plan, connections) or an exit code after printing the problem."""
+    """(plan, connections) or an exit code after printing the problem (every connected command needs --kafka)."""
     from jobs.compiler.plan import make_plan
     from jobs.compiler.validate import load
     from jobs.connect.settings import SettingsError, load_connections
 
+    if not args.kafka:
+        print(f"kairos {what}: --kafka is required", file=sys.stderr)
+        return 2
     try:
         plan = make_plan(load(args.scenario))
     except ScenarioError as exc:
@@ -136,9 +139,6 @@ def _submit(args: argparse.Namespace) -> int:
     from jobs.connect.runner import default_kafka_jar, describe
     from jobs.connect.settings import SettingsError
 
-    if not args.kafka:
-        print("kairos submit: --kafka is required", file=sys.stderr)
-        return 2
     loaded = _load(args, "submit")
     if isinstance(loaded, int):
         return loaded
@@ -178,9 +178,6 @@ def _prepare(args: argparse.Namespace) -> int:
     then runs with `--no-prepare`: see k8s/prepare-job.yaml)."""
     from jobs.connect.runner import describe, prepare
 
-    if not args.kafka:
-        print("kairos prepare: --kafka is required", file=sys.stderr)
-        return 2
     loaded = _load(args, "prepare")
     if isinstance(loaded, int):
         return loaded

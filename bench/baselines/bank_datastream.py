@@ -16,10 +16,9 @@ delayed SMS) uses Flink's watermark; see fraud_datastream.py for why that agrees
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-from bench.baselines.common import environment, execute, file_sink, fresh, iso_ms, parse_ts, read_parts, round_half_up
+from bench.baselines.common import attach_sinks, iso_ms, parse_ts, round_half_up, run_baseline
 
 SCENARIO = "low_balance_offer"
 DELAY_MS = 5_000
@@ -170,19 +169,12 @@ def build(env, input_path: str, out_dir: str) -> None:
     detected = (parsed.assign_timestamps_and_watermarks(watermarks).name("watermarks")
                 .key_by(lambda row: row[1], key_type=Types.STRING())
                 .process(Offer(), output_type=Types.STRING()).name("offer"))
-    file_sink(detected, os.path.join(out_dir, "detected"), "detected-file")
-    file_sink(detected.get_side_output(action_tag), os.path.join(out_dir, "actions"), "actions-file")
-    file_sink(parsed.get_side_output(dead_tag).union(detected.get_side_output(dead_tag)),
-              os.path.join(out_dir, "dead_letter"), "dead-letter-file")
+    attach_sinks(parsed, detected, action_tag, dead_tag, out_dir)
 
 
 def run(input_path: str, out_dir: str) -> dict:
-    fresh(out_dir)
-    env = environment(parallelism=1)
-    build(env, input_path, out_dir)
-    seconds = execute(env, "baseline/bank-datastream")
-    return {"seconds": seconds, "outputs": {kind: read_parts(os.path.join(out_dir, kind))
-                                            for kind in ("actions", "detected", "dead_letter")}}
+    """{seconds, outputs: {actions, detected, dead_letter}}: one job on a fresh MiniCluster in this JVM."""
+    return run_baseline(build, input_path, out_dir, "baseline/bank-datastream")
 
 
 if __name__ == "__main__":

@@ -107,3 +107,24 @@ def parse_ts(value) -> int:
 def round_half_up(x: float, digits: int = 0) -> float:
     """SQL-style rounding (half away from zero) in decimal, so 2.675 gives 2.68 like the scenario language."""
     return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+OUTPUT_KINDS = ("actions", "detected", "dead_letter")
+
+
+def attach_sinks(parsed, detected, action_tag, dead_tag, out_dir: str) -> None:
+    """The three file sinks every DataStream baseline writes: detections (main output), actions (a side output
+    of the keyed function) and dead letters (side outputs of the parser and of the keyed function)."""
+    file_sink(detected, os.path.join(out_dir, "detected"), "detected-file")
+    file_sink(detected.get_side_output(action_tag), os.path.join(out_dir, "actions"), "actions-file")
+    file_sink(parsed.get_side_output(dead_tag).union(detected.get_side_output(dead_tag)),
+              os.path.join(out_dir, "dead_letter"), "dead-letter-file")
+
+
+def run_baseline(build, input_path: str, out_dir: str, name: str) -> dict:
+    """{seconds, outputs: {actions, detected, dead_letter}}: one job on a fresh MiniCluster in this JVM."""
+    fresh(out_dir)
+    env = environment(parallelism=1)
+    build(env, input_path, out_dir)
+    seconds = execute(env, name)
+    return {"seconds": seconds, "outputs": {kind: read_parts(os.path.join(out_dir, kind)) for kind in OUTPUT_KINDS}}

@@ -20,10 +20,9 @@ none in the first 2,000 lines) and no late event can fall in another transaction
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-from bench.baselines.common import environment, execute, file_sink, fresh, iso_ms, parse_ts, read_parts, round_half_up
+from bench.baselines.common import attach_sinks, iso_ms, parse_ts, round_half_up, run_baseline
 
 SCENARIO = "card_fraud_velocity"
 WINDOW_MS = 10 * 60 * 1000
@@ -150,20 +149,12 @@ def build(env, input_path: str, out_dir: str) -> None:
     timed = parsed.assign_timestamps_and_watermarks(watermarks).name("watermarks")
     detected = (timed.key_by(lambda row: row[1], key_type=Types.STRING())
                 .process(Velocity(), output_type=Types.STRING()).name("velocity"))
-    file_sink(detected, os.path.join(out_dir, "detected"), "detected-file")
-    file_sink(detected.get_side_output(action_tag), os.path.join(out_dir, "actions"), "actions-file")
-    file_sink(parsed.get_side_output(dead_tag).union(detected.get_side_output(dead_tag)),
-              os.path.join(out_dir, "dead_letter"), "dead-letter-file")
+    attach_sinks(parsed, detected, action_tag, dead_tag, out_dir)
 
 
 def run(input_path: str, out_dir: str) -> dict:
     """{seconds, outputs: {actions, detected, dead_letter}}: one job on a fresh MiniCluster in this JVM."""
-    fresh(out_dir)
-    env = environment(parallelism=1)
-    build(env, input_path, out_dir)
-    seconds = execute(env, "baseline/fraud-datastream")
-    return {"seconds": seconds, "outputs": {kind: read_parts(os.path.join(out_dir, kind))
-                                            for kind in ("actions", "detected", "dead_letter")}}
+    return run_baseline(build, input_path, out_dir, "baseline/fraud-datastream")
 
 
 if __name__ == "__main__":
