@@ -24,7 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import jobs.cli_sandbox  # noqa: E402,F401 - registers `kairos test`
 from jobs.cli import main  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "card_fraud_velocity" / "card_fraud_velocity.yaml"
@@ -56,7 +55,7 @@ def timed(args: list[str]) -> float:
 
 def cold(args: list[str]) -> float:
     """A fresh `kairos test` process, as an analyst runs it: interpreter start and imports included."""
-    code = "import sys, jobs.cli_sandbox; from jobs.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from jobs.cli import main; sys.exit(main(sys.argv[1:]))"
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                    env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -1,6 +1,6 @@
 """End to end on the real local services: the bank scenario reads Kafka and writes Kafka + Elasticsearch.
 
-One streaming job (embedded, exactly-once, `python -m jobs.cli_connect run --kafka ... --es ...`) is fed step by
+One streaming job (embedded, exactly-once, `python -m jobs.cli run --kafka ... --es ...`) is fed step by
 step, as in production: profiles, then refused withdrawals, then a profile update and a tombstone, then more
 withdrawals. The expected records come from the in-process harness fed the same lines in the same order.
 """
@@ -107,7 +107,7 @@ def es_docs(es, index: str) -> dict[str, dict]:
 
 
 def start_job(args: list[str], env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "jobs.cli_connect", "run", str(SCENARIO), *args],
+    return subprocess.Popen([sys.executable, "-m", "jobs.cli", "run", str(SCENARIO), *args],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
 

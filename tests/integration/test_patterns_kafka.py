@@ -1,6 +1,6 @@
 """The abandoned-cart `absence` pattern streaming on the real Kafka: exact reminders from the oracle.
 
-One streaming job (`python -m jobs.cli_connect run --kafka ...`, exactly-once) reads the scenario's events from
+One streaming job (`python -m jobs.cli run --kafka ...`, exactly-once) reads the scenario's events from
 a topic of its own, fed in two batches: out of order within the 2 minutes the source allows (a checkout
 before its cart_add, cart_adds behind later events), plus a line that is not JSON. The expected reminders
 come from the brute-force oracle (tests/patterns_oracle.py), not from a run. The one event of events.jsonl
@@ -57,7 +57,7 @@ def test_abandoned_cart_reminders_on_kafka_are_exactly_the_oracles(kafka_bootstr
     kafka = KafkaSettings(kafka_bootstrap)
     source = f"{prefix}shop"
     ensure_topics(kafka, [source])
-    job = subprocess.Popen([sys.executable, "-m", "jobs.cli_connect", "run", str(SCENARIO), "--kafka",
+    job = subprocess.Popen([sys.executable, "-m", "jobs.cli", "run", str(SCENARIO), "--kafka",
                             kafka_bootstrap, "--prefix", prefix, "--exactly-once", "--checkpoint-ms", "1000",
                             "--max-seconds", "600"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)})

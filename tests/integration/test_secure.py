@@ -51,7 +51,7 @@ def test_masked_config_has_no_secret(tmp_path):
 
 
 def test_cli_print_config_masks(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "jobs.cli_connect", "run",
+    out = subprocess.run([sys.executable, "-m", "jobs.cli", "run",
                           str(REPO / "scenarios/low_balance_offer/low_balance_offer.yaml"), "--kafka", "b:9093",
                           "--es", "https://es:9200", "--secrets", str(write_secrets(tmp_path)), "--print-config"],
                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)

@@ -2,4 +2,3 @@
 
 from __future__ import annotations
 
-import jobs.cli_sandbox  # noqa: F401 - registers test / verify / graph (jobs.cli imports it too)

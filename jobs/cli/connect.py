@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from jobs.cli import _print_errors, command
+from jobs.cli.registry import command, print_errors
 from jobs.compiler.errors import ScenarioError
 
 
@@ -65,7 +65,7 @@ def _load(args: argparse.Namespace, what: str):
     try:
         plan = make_plan(load(args.scenario))
     except ScenarioError as exc:
-        _print_errors(exc)
+        print_errors(exc)
         return 1
     try:
         conns = load_connections(args.kafka, args.es, args.secrets)
@@ -286,9 +286,3 @@ command("jobs", "list the jobs of a Flink session cluster")((_jobs_args, _jobs))
 command("cancel", "cancel a job on a Flink session cluster")((_cancel_args, _cancel))
 command("produce", "send JSON lines to a Kafka topic")((_produce_args, _produce))
 command("tail", "print the records of a Kafka topic (read_committed)")((_tail_args, _tail))
-
-
-if __name__ == "__main__":
-    from jobs.cli import main
-
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Sandbox subcommands of `kairos`: test (trace a file of events), verify (run .tests.yaml cases), graph (picture).
 
-Registered into jobs.cli.COMMANDS on import; nothing here needs Flink, so each answers in about a second.
+Registered into jobs.cli.registry.COMMANDS on import; nothing here needs Flink, so each answers in about a second.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from jobs.cli import _print_errors, add_input_args, command, load_with_inputs
+from jobs.cli.registry import add_input_args, command, load_with_inputs, print_errors
 from jobs.compiler.errors import ScenarioError
 
 DEFAULT_SHOWN = 20
@@ -22,7 +22,7 @@ def _load(path: str):
     try:
         return load(path)
     except ScenarioError as exc:
-        _print_errors(exc)
+        print_errors(exc)
         return None
 
 
@@ -96,7 +96,7 @@ def _verify(args: argparse.Namespace) -> int:
         try:
             cases = read_cases(tests, graph.scenario) if graph is not None else None
         except ScenarioError as exc:
-            _print_errors(exc)
+            print_errors(exc)
             cases = None
         if cases is None:
             failed += 1
