@@ -30,9 +30,10 @@ from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram, merge_coun
 ACTIONS = OutputTag("actions", Types.STRING())
 DETECTED = OutputTag("detected", Types.STRING())
 DEAD_LETTER = OutputTag("dead_letter", Types.STRING())
+CONTACTS = OutputTag("contacts", Types.STRING())  # a shared policy's snapshots (Kafka runs: jobs/flink/contacts_io.py)
 ENVELOPE = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])  # (key, executor envelope)
 TIMED_ENVELOPE = Types.TUPLE([ENVELOPE, Types.LONG()])  # file runs: + event time for the Java assigner
-_TAGS = {"action": ACTIONS, "detected": DETECTED, "dead": DEAD_LETTER}
+_TAGS = {"action": ACTIONS, "detected": DETECTED, "dead": DEAD_LETTER, "contact": CONTACTS}
 MIN_TS = -(2**63)
 REPORT_EVERY = 256
 

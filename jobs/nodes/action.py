@@ -20,6 +20,7 @@ from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Run
 from jobs.nodes.outputs import iso_ms, jsonable, raw_input
 from jobs.nodes.policy import PolicyRuntime, Reason, compile_policy
 from jobs.nodes.policy_cancel import Cancel, compile_cancel
+from jobs.nodes.policy_shared import CONTACTS
 
 TYPE = "action"
 DOC = ("Emits an action on a named channel with a payload built by expressions, keyed by customer. With `delay` "
@@ -98,6 +99,10 @@ class ActionRuntime(NodeRuntime):
         return ((CANCELLED_PORT, ctx),)
 
     def on_changelog(self, source: str, ctx: Ctx, ts: int, rt: Runtime) -> None:
+        if source == CONTACTS:  # another job's contacts (shared policy, jobs/nodes/policy_shared.py)
+            if self.policy is not None and self.policy.shared is not None:
+                self.policy.merge(ctx, rt)
+            return
         # a changelog update (e.g. the balance after a deposit) cancels like an event; one at or before the
         # watermark is too late to decide anything deterministically, so it is ignored (the source counted it)
         if (self.cancel is not None and source == self.cancel.source and not ctx.get("_deleted")

@@ -21,6 +21,7 @@ from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.policy import Cap, PolicySpec, valid_zone
 from jobs.compiler.types import STRING
 from jobs.nodes.base import CompileContext, Ctx, Env, Runtime, StateSpec
+from jobs.nodes.policy_shared import parse, remote_last, remote_used, snapshot
 
 STATE = "_policy"  # node ids start with a letter: this namespace is the policy's alone
 
@@ -46,6 +47,8 @@ class PolicyRuntime:
     quiet: tuple[int, int, str] | None  # (start minute, end minute, "hold" | "drop")
     zone: CompiledExpr | None
     default_zone: str
+    shared: str | None = None  # the policy file's identity: its history is shared with other jobs (Kafka runs)
+    publish: str | None = None  # set by the Kafka path (jobs/flink/contacts_io.py): the origin of our snapshots
 
     def prepare(self, ctx: Ctx) -> dict[str, Any]:
         """What the policy needs from the triggering event, taken when it arrives: a time zone that is not a
@@ -83,8 +86,13 @@ class PolicyRuntime:
             until = self.quiet_until(t, entry["zone"])
             if until is not None:
                 return ("hold", until) if self.quiet[2] == "hold" else ("suppress", Reason.QUIET_HOURS)
+        # other jobs' contacts (shared policy, Kafka runs): one of them later than t (that job is ahead in event
+        # time) also blocks the offer within the cooldown; caps count them in (t - per, t] like our own
+        remote = (rt.value_state(STATE, "remote").value() or {}) if self.shared is not None else {}
         if self.cooldown_ms:
             last = (rt.value_state(STATE, "offers").value() or {}).get(entry["offer"])
+            other = remote_last(remote, entry["offer"]) if remote else None
+            last = other if last is None or (other is not None and other > last) else last
             if last is not None and t - last < self.cooldown_ms:
                 return "suppress", Reason.COOLDOWN
         if self.caps:
@@ -92,24 +100,40 @@ class PolicyRuntime:
             for cap in self.caps:
                 used = sum(1 for ts, channel in contacts
                            if t - cap.per_ms < ts <= t and (cap.channel is None or channel == cap.channel))
+                if remote:
+                    used += remote_used(remote, t, cap.per_ms, cap.channel)
                 if used >= cap.max:
                     return "suppress", Reason.CAP
         return "send", None
 
     def record(self, entry: dict, t: int, rt: Runtime) -> None:
         """A contact was sent at t: it counts for later cooldowns and caps (old entries are pruned here)."""
+        contacts, offers = [], {}
         if self.window_ms:
             state = rt.value_state(STATE, "contacts")
-            contacts = [c for c in state.value() or [] if c[0] > t - self.window_ms]
-            state.update([*contacts, (t, self.channel)])
+            contacts = [*(c for c in state.value() or [] if c[0] > t - self.window_ms), (t, self.channel)]
+            state.update(contacts)
         if self.cooldown_ms:
             state = rt.value_state(STATE, "offers")
             offers = {o: ts for o, ts in (state.value() or {}).items() if t - ts < self.cooldown_ms}
             offers[entry["offer"]] = t
             state.update(offers)
+        if self.publish is not None:  # the whole recent history: the topic's latest value per origin is the truth
+            rt.emit("contact", snapshot(self.shared, self.publish, rt.scenario, rt.current_key(), t, contacts,
+                                        offers))
+
+    def merge(self, ctx: Ctx, rt: Runtime) -> None:
+        """A snapshot of another job's history for this customer (read back from the contacts topic): it
+        replaces that origin's previous one. Every action node of the operator is told; the upsert is the same."""
+        origin, contacts, offers = parse(ctx)
+        state = rt.value_state(STATE, "remote")
+        remote = dict(state.value() or {})
+        remote[origin] = {"contacts": contacts, "offers": offers}
+        state.update(remote)
 
     def state_specs(self) -> list[StateSpec]:
-        return [StateSpec(STATE, "contacts", "value", self.ttl_ms), StateSpec(STATE, "offers", "value", self.ttl_ms)]
+        specs = [StateSpec(STATE, "contacts", "value", self.ttl_ms), StateSpec(STATE, "offers", "value", self.ttl_ms)]
+        return specs + ([StateSpec(STATE, "remote", "value", self.ttl_ms)] if self.shared is not None else [])
 
 
 def compile_policy(spec: PolicySpec, channel: str, env: Env, cc: CompileContext) -> PolicyRuntime | None:
@@ -130,5 +154,5 @@ def compile_policy(spec: PolicySpec, channel: str, env: Env, cc: CompileContext)
         return None
     caps = [c for c in spec.caps if c.channel is None or c.channel == channel]
     return PolicyRuntime(channel, spec.ttl_ms, spec.cooldown_ms, caps, spec.longest_window_ms, consent, quiet,
-                         zone, default_zone)
+                         zone, default_zone, spec.shared)
 
