@@ -45,7 +45,12 @@ def _descriptor(spec: StateSpec):
     else:
         descriptor = MapStateDescriptor(name, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
     if spec.ttl_ms:
-        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(spec.ttl_ms)).build())
+        # PyFlink's default background cleanup builds a RocksDB strategy with Duration.of_days(30), a py4j call;
+        # a TaskManager's thread-mode interpreter has no gateway, so every TTL state failed to open on a cluster
+        # ("FileNotFoundError" launching one). The heap backend's default (incremental, 5 entries per access)
+        # spelled out instead; the hashmap backend is the one configured (flink-conf/cluster/config.yaml).
+        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(spec.ttl_ms))
+                                       .disable_cleanup_in_background().cleanup_incrementally(5, False).build())
     return descriptor
 
 

@@ -153,6 +153,14 @@ def by_id(records) -> list[dict]:
 
 
 def test_two_jobs_share_one_policy_cap_through_the_contacts_topic(kafka_bootstrap, tmp_path) -> None:
+    check_shared_policy(kafka_bootstrap, tmp_path, lambda path, prefix: start(path, kafka_bootstrap, prefix),
+                        stop_job)
+
+
+def check_shared_policy(kafka_bootstrap: str, tmp_path: Path, launch, stop) -> None:
+    """The whole case; `launch(scenario path, prefix)` starts a job (a Popen, watched while waiting, or any
+    handle), `stop(handle)` ends it and returns its log: `kairos run --kafka` here, `kairos submit` to a
+    private cluster by hand (the shared cluster's TaskManager keeps the code it first loaded)."""
     rng = random.Random(20261210)
     (tmp_path / "contacts.yaml").write_text(POLICY)
     (tmp_path / "cart.yaml").write_text(CART)
@@ -175,28 +183,29 @@ def test_two_jobs_share_one_policy_cap_through_the_contacts_topic(kafka_bootstra
     kafka = KafkaSettings(kafka_bootstrap)
     contacts = f"{prefix}kairos.contacts"
     ensure_topics(kafka, [f"{prefix}shop", f"{prefix}promos", contacts], compacted=[contacts])
-    job_a = start(tmp_path / "cart.yaml", kafka_bootstrap, prefix)
-    job_b = start(tmp_path / "promo.yaml", kafka_bootstrap, prefix)
+    job_a = launch(tmp_path / "cart.yaml", prefix)
+    job_b = launch(tmp_path / "promo.yaml", prefix)
+    watch_a, watch_b = (j if isinstance(j, subprocess.Popen) else None for j in (job_a, job_b))
     try:
         produce(kafka, f"{prefix}shop", [*oracle.lines(cart[:-1]), "not json at all", *oracle.lines(cart[-1:])])
         n_a = len(want["cart_actions"])
         wait_for(f"A's {n_a} contacts on the contacts topic",
-                 lambda: len(read_topic(kafka, contacts)) >= n_a, job=job_a)
+                 lambda: len(read_topic(kafka, contacts)) >= n_a, job=watch_a)
         produce(kafka, contacts, [GARBAGE], key_field="junk")  # a compacted topic takes keyed records only
         # B has read every contact of A once its checkpoint committed the offset past them
         wait_for("B to read the contacts topic", lambda: committed(kafka, f"{prefix}kairos-promo", contacts)
-                 >= n_a + 1, job=job_b)
+                 >= n_a + 1, job=watch_b)
         produce(kafka, f"{prefix}promos", oracle.lines(promos))
         n_b = len(want["promo_actions"]) + len(want["promo_detected"])
         wait_for(f"B's {n_b} decisions", lambda: len(read_topic(kafka, f"{prefix}promo.actions.sms"))
-                 + len(read_topic(kafka, f"{prefix}promo.detections")) >= n_b, job=job_b)
+                 + len(read_topic(kafka, f"{prefix}promo.detections")) >= n_b, job=watch_b)
         time.sleep(2)  # anything unexpected would show up now
         got = {name: read_topic(kafka, f"{prefix}{topic}") for name, topic in (
             ("cart_actions", "cart.actions.push"), ("cart_detected", "cart.detections"),
             ("promo_actions", "promo.actions.sms"), ("promo_detected", "promo.detections"),
             ("cart_dead", "cart.dead_letter"), ("promo_dead", "promo.dead_letter"), ("contacts", "kairos.contacts"))}
     finally:
-        logs = [stop_job(job_a), stop_job(job_b)]
+        logs = [stop(job_a), stop(job_b)]
     log = f"A: {logs[0][-1500:]}\nB: {logs[1][-1500:]}"
     for name in ("cart_actions", "cart_detected", "promo_actions", "promo_detected"):
         assert by_id(got[name]) == sorted(want[name], key=lambda r: r["id"]), (name, log)
