@@ -4,8 +4,9 @@ Written: every snapshot a shared policy publishes after a sent contact (jobs/nod
 `<prefix>kairos.contacts` (compacted), record key `customer|policy|origin`: compaction keeps the latest
 snapshot of every origin for every customer, and one origin's snapshots of a customer stay in order in one
 partition. Read: every job applying a shared policy reads the topic from the beginning (on restore: from its
-checkpoint) and routes the snapshots of *other* scenarios under the same policy name, keyed by customer, into
-the keyed operators that hold the policy state (`_policy.remote`), as a changelog route of those operators.
+checkpoint) and routes the snapshots of the same policy name, keyed by customer, into the keyed operators that
+hold the policy state, as a changelog route of those operators: other scenarios' into `_policy.remote`, the
+job's own back into its history (after a fresh start without a checkpoint, it has its contacts again).
 
 Watermarks: contacts carry no event time the job must wait for. The stream gets timestamps far in the future
 and goes idle after IDLE_MS without records, so it never holds back the watermark of the operator it feeds
@@ -71,12 +72,12 @@ class _FarAhead(TimestampAssigner):
 
 
 class _Snapshots:
-    """Kafka values (ISO-8859-1 text, None for a tombstone) -> the JSON text of snapshots meant for this job:
-    same policy name, another scenario. A value that is not one is passed on as {"raw": ...}: the policy node
-    makes it a dead letter with its raw input."""
+    """Kafka values (ISO-8859-1 text, None for a tombstone) -> the JSON text of the snapshots of this policy
+    name (the policy node adds our own back to our history, keeps other scenarios' apart). A value that is not
+    one is passed on as {"raw": ...}: the policy node makes it a dead letter with its raw input."""
 
-    def __init__(self, policy: str, scenario: str):
-        self.policy, self.scenario = policy, scenario
+    def __init__(self, policy: str):
+        self.policy = policy
 
     def __call__(self, value: str | None):
         if value is None:
@@ -87,7 +88,7 @@ class _Snapshots:
             return [json.dumps({"raw": value})]
         if not isinstance(record, dict) or not isinstance(record.get("customer"), str):
             return [json.dumps({"raw": value})]
-        if record.get("policy") != self.policy or record.get("scenario") == self.scenario:
+        if record.get("policy") != self.policy:
             return []
         return [json.dumps(record)]
 
@@ -127,7 +128,7 @@ class ContactsInputs(KafkaInputs):
         name = plan.scenario.name
         stream = env.from_source(builder.build(), WatermarkStrategy.no_watermarks(), f"kafka:{topic}")
         lines = (stream.uid(f"{name}/source-contacts")
-                 .flat_map(_Snapshots(policy, name), output_type=Types.STRING()).name(f"{name}/contacts")
+                 .flat_map(_Snapshots(policy), output_type=Types.STRING()).name(f"{name}/contacts")
                  .assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
                                                    .with_idleness(Duration.of_millis(IDLE_MS))
                                                    .with_timestamp_assigner(_FarAhead())))

@@ -21,7 +21,7 @@ from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.policy import Cap, PolicySpec, valid_zone
 from jobs.compiler.types import STRING
 from jobs.nodes.base import CompileContext, Ctx, Env, Runtime, StateSpec
-from jobs.nodes.policy_shared import parse, remote_last, remote_used, snapshot
+from jobs.nodes.policy_shared import parse, remote_last, remote_used, snapshot, union_own
 
 STATE = "_policy"  # node ids start with a letter: this namespace is the policy's alone
 
@@ -123,9 +123,16 @@ class PolicyRuntime:
                                         offers))
 
     def merge(self, ctx: Ctx, rt: Runtime) -> None:
-        """A snapshot of another job's history for this customer (read back from the contacts topic): it
-        replaces that origin's previous one. Every action node of the operator is told; the upsert is the same."""
+        """A snapshot read back from the contacts topic. Another origin's replaces that origin's previous one;
+        our own is added to our history (a union: after a fresh start without a checkpoint the job gets its own
+        contacts back; when it comes back from a live round trip it adds nothing). Every action node of the
+        operator is told; the upsert and the union are the same each time."""
         origin, contacts, offers = parse(ctx)
+        if origin == self.publish:
+            union_own(rt, self.window_ms, self.cooldown_ms, contacts, offers)
+            return
+        if ctx.get("scenario") == rt.scenario:  # another operator of this job: not shared within a job either
+            return
         state = rt.value_state(STATE, "remote")
         remote = dict(state.value() or {})
         remote[origin] = {"contacts": contacts, "offers": offers}

@@ -50,3 +50,18 @@ def remote_last(remote: dict, offer: str) -> int | None:
     """The latest contact of other jobs with this offer (None: none kept)."""
     times = [snap["offers"][offer] for snap in remote.values() if offer in snap["offers"]]
     return max(times) if times else None
+
+
+def union_own(rt, window_ms: int, cooldown_ms: int | None, contacts: list, offers: dict) -> None:
+    """Our own snapshot back from the topic: its contacts join `_policy.contacts` / `_policy.offers`."""
+    if window_ms and contacts:
+        state = rt.value_state("_policy", "contacts")
+        merged = sorted({(int(ts), str(ch)) for ts, ch in [*(state.value() or []), *contacts]})
+        state.update([c for c in merged if c[0] > merged[-1][0] - window_ms])
+    if cooldown_ms and offers:
+        state = rt.value_state("_policy", "offers")
+        merged = dict(state.value() or {})
+        for offer, ts in offers.items():
+            merged[offer] = max(ts, merged.get(offer, ts))
+        newest = max(merged.values())
+        state.update({o: ts for o, ts in merged.items() if newest - ts < cooldown_ms})

@@ -142,15 +142,29 @@ def test_a_snapshot_replaces_the_previous_one_of_its_origin_and_a_bad_one_is_a_d
     assert dead["raw"]["contacts"] == "many"
 
 
-def test_the_contacts_reader_keeps_other_scenarios_of_the_same_policy() -> None:
-    keep = _Snapshots("contacts", "b")
-    mine = {"policy": "contacts", "scenario": "b", "customer": "c1"}
-    assert keep(json.dumps({**mine, "scenario": "a"})) == [json.dumps({**mine, "scenario": "a"})]
-    assert keep(json.dumps(mine)) == []  # our own contacts are in our state already
-    assert keep(json.dumps({**mine, "scenario": "a", "policy": "other"})) == []
+def test_the_contacts_reader_keeps_the_snapshots_of_its_policy() -> None:
+    keep = _Snapshots("contacts")
+    mine = json.dumps({"policy": "contacts", "scenario": "b", "customer": "c1"})
+    assert keep(mine) == [mine]
+    assert keep(json.dumps({"policy": "other", "scenario": "a", "customer": "c1"})) == []
     assert keep(None) == []  # a tombstone removes nothing we keep
     assert keep("not json") == [json.dumps({"raw": "not json"})]  # the policy node dead-letters it
     assert keep("caf\xc3\xa9 \xff") == [json.dumps({"raw": "caf\xc3\xa9 \xff"})]  # invalid UTF-8 (latin-1 text)
+
+
+def test_a_fresh_job_gets_its_own_contacts_back_and_ignores_its_other_operators(tmp_path) -> None:
+    job_a = Job(plan_of(tmp_path, "a"))
+    run(job_a, A_LINES)
+    fresh = Job(plan_of(tmp_path, "a"))  # the same scenario restarted without a checkpoint: empty state
+    for snapshot in json.loads(json.dumps(job_a.contacts)):
+        fresh.receive(snapshot)
+        fresh.receive(snapshot)  # read twice (at-least-once): a union adds nothing
+    fresh.receive({"policy": "contacts", "origin": "a/keyed-other", "scenario": "a", "customer": "c3",
+                   "time": "x", "contacts": [[ms("10:00"), "sms"], [ms("10:01"), "sms"]], "offers": {}})
+    # c1 has A's 10:00 and 10:10 back -> a third at 10:20 is capped; c2's loan at 10:00 -> cooldown at 10:20;
+    # c3: the snapshot of another operator of the same job does not count -> sent
+    result = run(fresh, [tx("a4", "c1", "x", "10:20"), tx("a5", "c2", "loan", "10:20"), tx("a6", "c3", "y", "10:20")])
+    assert outcome(result) == {"a4": "cap", "a5": "cooldown", "a6": "sent"}
 
 
 def test_the_identity_is_the_file_name_or_its_name(tmp_path) -> None:
