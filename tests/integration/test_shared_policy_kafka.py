@@ -70,6 +70,7 @@ nodes:
   - {id: promos_only, type: filter, condition: "kind = 'promo'"}
   - {id: offer, type: action, channel: sms, payload: {kind: kind}}
 """
+START_S = 600  # two embedded jobs starting at once: 140 s before the first record was processed at load 38
 CUSTOMERS = [f"c{i}" for i in range(6)]
 GARBAGE = '{"junk": "not a contacts snapshot"}'
 SHOP_FIELDS = ("event_id", "customer_id", "type", "product", "price", "ts")
@@ -143,7 +144,7 @@ def policy_oracle(cart: list[dict], promos: list[dict]) -> dict[str, list[dict]]
 
 def start(scenario: Path, kafka_bootstrap: str, prefix: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "jobs.cli", "run", str(scenario), "--kafka", kafka_bootstrap,
-                             "--prefix", prefix, "--checkpoint-ms", "1000", "--max-seconds", "600"],
+                             "--prefix", prefix, "--checkpoint-ms", "1000", "--max-seconds", "1500"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
 
@@ -190,11 +191,11 @@ def check_shared_policy(kafka_bootstrap: str, tmp_path: Path, launch, stop) -> N
         produce(kafka, f"{prefix}shop", [*oracle.lines(cart[:-1]), "not json at all", *oracle.lines(cart[-1:])])
         n_a = len(want["cart_actions"])
         wait_for(f"A's {n_a} contacts on the contacts topic",
-                 lambda: len(read_topic(kafka, contacts)) >= n_a, job=watch_a)
+                 lambda: len(read_topic(kafka, contacts)) >= n_a, timeout=START_S, job=watch_a)
         produce(kafka, contacts, [GARBAGE], key_field="junk")  # a compacted topic takes keyed records only
         # B has read every contact of A once its checkpoint committed the offset past them
         wait_for("B to read the contacts topic", lambda: committed(kafka, f"{prefix}kairos-promo", contacts)
-                 >= n_a + 1, job=watch_b)
+                 >= n_a + 1, timeout=START_S, job=watch_b)
         produce(kafka, f"{prefix}promos", oracle.lines(promos))
         n_b = len(want["promo_actions"]) + len(want["promo_detected"])
         wait_for(f"B's {n_b} decisions", lambda: len(read_topic(kafka, f"{prefix}promo.actions.sms"))
