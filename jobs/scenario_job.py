@@ -19,9 +19,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # project root for `jobs`
 
-from jobs.compiler.errors import ScenarioError  # noqa: E402
 from jobs.compiler.plan import make_plan  # noqa: E402
 from jobs.compiler.validate import load  # noqa: E402
+from jobs.lang.errors import ScenarioError  # noqa: E402
 from jobs.runtime.files import InputError, bind_references, resolve_event_files  # noqa: E402
 
 
@@ -58,8 +58,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def build_kafka_job(args: argparse.Namespace):
     """(environment with the job, its name) for Kafka mode; raises ScenarioError / SettingsError."""
+    from jobs.config.settings import load_connections
     from jobs.connect.runner import DEFAULT_CHECKPOINT_MS, ConnectOptions, build, prepare
-    from jobs.connect.settings import load_connections
 
     plan = make_plan(load(args.scenario))
     conns = load_connections(args.kafka, args.es, args.secrets, skip_unreadable=args.no_prepare)
@@ -73,7 +73,7 @@ def build_kafka_job(args: argparse.Namespace):
 
 
 def main_kafka(args: argparse.Namespace) -> int:
-    from jobs.connect.settings import SettingsError
+    from jobs.config.settings import SettingsError
 
     try:
         env, name = build_kafka_job(args)

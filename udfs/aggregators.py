@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.compiler.types import FLOAT, INT, ListType, Type
+from jobs.lang.types import FLOAT, INT, ListType, Type
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from jobs.compiler.errors import ScenarioError
+from jobs.lang.errors import ScenarioError
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
 

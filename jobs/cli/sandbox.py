@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from jobs.cli.registry import add_input_args, command, load_with_inputs, print_errors
-from jobs.compiler.errors import ScenarioError
+from jobs.lang.errors import ScenarioError
 
 DEFAULT_SHOWN = 20
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.validate import Graph
+from jobs.lang.expr import CompiledExpr
 from jobs.nodes.base import NodeRuntime
 
 ENTRY = 0

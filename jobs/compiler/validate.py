@@ -10,11 +10,11 @@ from collections import defaultdict, deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from jobs.compiler import params as P
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.model import NodeSpec, Scenario, read_scenario
-from jobs.compiler.paths import ReferenceFileError
-from jobs.compiler.types import common_type
+from jobs.lang import params as P
+from jobs.lang.errors import Collector, Location
+from jobs.lang.model import NodeSpec, Scenario, read_scenario
+from jobs.lang.paths import ReferenceFileError
+from jobs.lang.types import common_type
 from jobs.nodes import COMMON_FIELDS, NODE_TYPES
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Env
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobs.compiler.plan import Plan
-from jobs.connect.naming import Naming
-from jobs.connect.settings import Connections
+from jobs.config.naming import Naming
+from jobs.config.settings import Connections
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_CHECKPOINT_MS = 5000
@@ -44,7 +44,7 @@ class ConnectOptions:
 
 def describe(plan: Plan, conns: Connections, opts: ConnectOptions) -> dict:
     """What the job will read and write (no secrets): printed by the CLI, checked by tests."""
-    from jobs.connect.settings import masked
+    from jobs.config.settings import masked
     from jobs.flink.kafka_io import action_channels
 
     naming = opts.naming(plan)

@@ -28,7 +28,7 @@ from pyflink.datastream import DataStream
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor
 
-from jobs.connect.settings import EsSettings
+from jobs.config.settings import EsSettings
 from jobs.nodes.outputs import dead_letter
 
 LOG = logging.getLogger("kairos.es")

@@ -23,7 +23,6 @@ from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
 
-from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
 from jobs.flink.operators import (
     ACTIONS,
@@ -36,6 +35,7 @@ from jobs.flink.operators import (
     MergeFunction,
     SegmentFunction,
 )
+from jobs.lang.model import Source
 from jobs.runtime.decode import parse_timestamp
 from jobs.runtime.executor import make_program
 

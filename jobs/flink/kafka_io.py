@@ -29,8 +29,8 @@ from pyflink.datastream.connectors.kafka import (
 from pyflink.table import StreamTableEnvironment
 
 from jobs.compiler.plan import Plan
-from jobs.connect.naming import Naming
-from jobs.connect.settings import KafkaSettings
+from jobs.config.naming import Naming
+from jobs.config.settings import KafkaSettings
 from jobs.flink.job import source_watermarks
 from jobs.runtime.rawline import wrap_latin1, wrap_line
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
 from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
 from jobs.nodes.outputs import iso_ms, jsonable, raw_input
 from jobs.nodes.policy import PolicyRuntime, Reason, compile_policy

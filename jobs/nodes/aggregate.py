@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.params import Value
-from jobs.compiler.types import ANY, STRING, TIMESTAMP, is_numeric
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.params import Value
+from jobs.lang.types import ANY, STRING, TIMESTAMP, is_numeric
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec, names
 from udfs.aggregators import AGGREGATORS
 

@@ -17,12 +17,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.expr import CompiledExpr, ExprError, compile_expression
-from jobs.compiler.loader import YMap
-from jobs.compiler.model import NodeSpec, Reference, Scenario, Source
-from jobs.compiler.params import Param, Value
-from jobs.compiler.types import BOOL, Type
+from jobs.lang.errors import Collector, Location
+from jobs.lang.expr import CompiledExpr, ExprError, compile_expression
+from jobs.lang.loader import YMap
+from jobs.lang.model import NodeSpec, Reference, Scenario, Source
+from jobs.lang.params import Param, Value
+from jobs.lang.types import BOOL, Type
 
 Env = dict[str, Type]  # the fields and variables visible at a point of the graph, with their types
 Ctx = dict[str, Any]  # one event's values as it flows: fields, variables, and _-prefixed metadata

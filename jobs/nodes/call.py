@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.types import ANY, TypeSpecError, parse_type
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.types import ANY, TypeSpecError, parse_type
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 from udfs import EXPORT_MARK, exported
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.loader import YList, YMap
-from jobs.compiler.params import Value
-from jobs.compiler.types import Type, common_type
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.loader import YList, YMap
+from jobs.lang.params import Value
+from jobs.lang.types import Type, common_type
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 
 TYPE = "decide"

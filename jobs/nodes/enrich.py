@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
 
 TYPE = "enrich"

@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.types import RecordType
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.types import RecordType
 from jobs.nodes.base import CompileContext, Ctx, Env, NodeRuntime, Runtime, StateSpec
 
 TTL_MARGIN_MS = 86_400_000

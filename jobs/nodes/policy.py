@@ -1,6 +1,6 @@
 """The contact policy as an action node applies it: consent, quiet hours, per-offer cooldown, frequency caps.
 
-The scenario declares the policy once (`policy:`, read by jobs/compiler/policy.py); every action node compiles
+The scenario declares the policy once (`policy:`, read by jobs/lang/policy.py); every action node compiles
 its own `PolicyRuntime` against the fields that reach it, and all of them share one customer's contact history
 in Flink keyed state (ValueState with the policy's TTL, namespace `_policy`), so a cap counts every channel.
 
@@ -17,9 +17,9 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.policy import Cap, PolicySpec, valid_zone
-from jobs.compiler.types import STRING
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.policy import Cap, PolicySpec, valid_zone
+from jobs.lang.types import STRING
 from jobs.nodes.base import CompileContext, Ctx, Env, Runtime, StateSpec
 
 STATE = "_policy"  # node ids start with a letter: this namespace is the policy's alone

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.types import RecordType
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.types import RecordType
 from jobs.nodes.base import CompileContext, Env, Runtime
 from jobs.nodes.outputs import dead_letter, iso_ms
 

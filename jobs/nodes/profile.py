@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.loader import YMap
-from jobs.compiler.types import FLOAT, INT, STRING, TIMESTAMP, RecordType, Type, is_numeric
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.loader import YMap
+from jobs.lang.types import FLOAT, INT, STRING, TIMESTAMP, RecordType, Type, is_numeric
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec, names
 
 TYPE = "profile"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.loader import YList, YMap
-from jobs.compiler.params import Value
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.loader import YList, YMap
+from jobs.lang.params import Value
 from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
 
 TYPE = "switch"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from jobs.compiler.types import (
+from jobs.lang.types import (
     ANY,
     BOOL,
     FLOAT,

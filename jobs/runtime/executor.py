@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
+from jobs.lang.model import Source
 from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Runtime
 from jobs.nodes.outputs import dead_letter, raw_input
 from jobs.runtime.decode import DecodeError, check_event_time, parse_json, record_decoder

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jobs.compiler.model import Reference, Scenario
-from jobs.compiler.paths import ReferenceFileError
 from jobs.compiler.plan import Plan
-from jobs.compiler.types import ANY
+from jobs.lang.model import Reference, Scenario
+from jobs.lang.paths import ReferenceFileError
+from jobs.lang.types import ANY
 from jobs.nodes.enrich import TableRuntime
 from jobs.runtime.decode import (
     MAX_EVENT_CHARS,

@@ -21,10 +21,10 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from jobs.compiler import params as P
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.loader import YList, YMap, load_yaml
-from jobs.compiler.model import Scenario
+from jobs.lang import params as P
+from jobs.lang.errors import Collector, Location
+from jobs.lang.loader import YList, YMap, load_yaml
+from jobs.lang.model import Scenario
 
 KINDS = ("actions", "detected", "dead_letter")
 CASE_KEYS = ("name", "description", "events", "changelog", "reference", "expect")

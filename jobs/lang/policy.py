@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jobs.compiler import params as P
-from jobs.compiler.errors import Collector, Location, ScenarioError
-from jobs.compiler.loader import YList, YMap, load_yaml
-from jobs.compiler.paths import ReferenceFileError, file_in_tree
+from jobs.lang import params as P
+from jobs.lang.errors import Collector, Location, ScenarioError
+from jobs.lang.loader import YList, YMap, load_yaml
+from jobs.lang.paths import ReferenceFileError, file_in_tree
 
 DEFAULT_TTL_MS = 30 * 86_400_000
 POLICY_PARAMS = [

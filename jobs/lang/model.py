@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.compiler import params as P
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.loader import YList, YMap, load_yaml
-from jobs.compiler.paths import file_in_tree
-from jobs.compiler.policy import PolicySpec, read_policy
-from jobs.compiler.types import RecordType, Type, TypeSpecError, parse_type
+from jobs.lang import params as P
+from jobs.lang.errors import Collector, Location
+from jobs.lang.loader import YList, YMap, load_yaml
+from jobs.lang.paths import file_in_tree
+from jobs.lang.policy import PolicySpec, read_policy
+from jobs.lang.types import RecordType, Type, TypeSpecError, parse_type
 
 SCENARIO_PARAMS = [
     P.Param("name", P.NAME, "Scenario name: used for job names, metric names, state uids and document ids.", True),

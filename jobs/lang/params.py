@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.loader import YList, YMap
+from jobs.lang.errors import Collector, Location
+from jobs.lang.loader import YList, YMap
 
 # Parameter kinds. Each maps to a YAML shape and a JSON Schema fragment.
 EXPR = "expression"  # an expression in the kairos expression language (a string, or a number/bool literal)
