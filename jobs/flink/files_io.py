@@ -13,6 +13,7 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSink, FileSource, StreamFormat
 
 from jobs.compiler.plan import Plan
+from jobs.nodes.base import Output
 from jobs.nodes.outputs import dead_letter, encode_output
 from jobs.runtime.executor import Stamps, escape_key
 from jobs.runtime.files import canonical, timed_inputs
@@ -128,6 +129,6 @@ def write_jsonl(path: str, records: list[dict]) -> None:
             try:
                 text = json.dumps(record, ensure_ascii=False, allow_nan=False)
             except (ValueError, TypeError, RecursionError, OverflowError):
-                text = encode_output("dead", record)[1]
+                text = encode_output(Output.DEAD_LETTER, record)[1]
             handle.write(text + "\n")
     os.replace(tmp, path)

@@ -23,7 +23,7 @@ from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
 
-from jobs.compiler.plan import ENTRY, Plan
+from jobs.compiler.plan import ENTRY, Plan, SegmentKind
 from jobs.flink.operators import (
     ACTIONS,
     DEAD_LETTER,
@@ -213,7 +213,7 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
             feeds.append(stream)
         merged = feeds[0].union(*feeds[1:]) if len(feeds) > 1 else feeds[0]
         program = make_program(plan, segment.index)
-        if segment.kind == "keyed":
+        if segment.kind == SegmentKind.KEYED:
             out = _key_by_field0(merged).process(SegmentFunction(program, options.counts_dir), output_type=ENVELOPE)
         else:
             out = merged.process(MergeFunction(program, options.counts_dir), output_type=ENVELOPE)

@@ -32,6 +32,7 @@ from jobs.compiler.plan import Plan
 from jobs.config.naming import Naming
 from jobs.config.settings import KafkaSettings
 from jobs.flink.job import source_watermarks
+from jobs.lang.model import SourceKind
 from jobs.runtime.rawline import wrap_latin1, wrap_line
 
 STARTS = ("committed", "earliest", "latest")
@@ -151,7 +152,7 @@ class KafkaInputs:
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
         streams = []
         for name, source in plan.scenario.sources.items():
-            if source.kind == "changelog":
+            if source.kind == SourceKind.CHANGELOG:
                 streams.append(self._changelog(plan, name))
                 continue
             topic = self.naming.source_topic(source.topic)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from types import ModuleType
 
 from jobs.nodes import (
@@ -22,9 +23,10 @@ from jobs.nodes import (
     variables,
 )
 
-NODE_TYPES: dict[str, ModuleType] = {
-    module.TYPE: module
-    for module in (filter, variables, switch, split, union, enrich, aggregate, decide, action, detected, call,
-                   profile, threshold, sequence, absence)
-}
+MODULES = (filter, variables, switch, split, union, enrich, aggregate, decide, action, detected, call, profile,
+           threshold, sequence, absence)
+# The node kinds, one per module: the vocabulary is the registry itself, so a new node type is one file plus one
+# name in MODULES (a hand-kept enum beside it would be a second list to forget)
+NodeKind = StrEnum("NodeKind", {module.TYPE.upper(): module.TYPE for module in MODULES})
+NODE_TYPES: dict[str, ModuleType] = {NodeKind(module.TYPE): module for module in MODULES}
 COMMON_FIELDS = ("id", "type", "from", "description")

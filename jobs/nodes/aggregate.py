@@ -16,13 +16,42 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from jobs.lang import params as P
 from jobs.lang.expr import CompiledExpr
 from jobs.lang.params import Value
 from jobs.lang.types import ANY, STRING, TIMESTAMP, is_numeric
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec, names
+from jobs.nodes.base import (
+    DEFAULT_PORT,
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    NodeRuntime,
+    Runtime,
+    StateKind,
+    StateSpec,
+    names,
+)
 from udfs.aggregators import AGGREGATORS
+
+
+class Window(StrEnum):
+    TUMBLING = "tumbling"  # fixed, back to back
+    SLIDING = "sliding"  # the last `size` before each event
+    SESSION = "session"  # events closer than `gap`
+
+
+class Emit(StrEnum):
+    ON_EVENT = "on_event"  # every event carries its window's aggregates
+    ON_CLOSE = "on_close"  # one new event per window when the watermark closes it
+
+
+class Order(StrEnum):
+    ARRIVAL = "arrival"  # sliding: the events processed so far
+    EVENT_TIME = "event_time"  # sliding: wait for the watermark, see every on-time event of the window
+
 
 TYPE = "aggregate"
 DOC = ("Aggregates events per key in event-time windows: `window: tumbling|sliding|session`, `size` (or `gap` for "
@@ -31,16 +60,16 @@ DOC = ("Aggregates events per key in event-time windows: `window: tumbling|slidi
 PARAMS = [
     P.Param("key", P.EXPR, "Group by this expression (default: the event's key, e.g. customer id)."),
     P.Param("window", P.CHOICE, "tumbling: fixed, back to back; sliding: the last `size` before each event; "
-            "session: events closer than `gap`.", True, choices=("tumbling", "sliding", "session")),
+            "session: events closer than `gap`.", True, choices=tuple(Window)),
     P.Param("size", P.DURATION, "Window length (tumbling, sliding)."),
     P.Param("gap", P.DURATION, "Inactivity that ends a session (session)."),
     P.Param("aggregations", P.EXPR_MAP, "{name: 'aggregator(expression)'}; aggregators: "
             + ", ".join(AGGREGATORS) + ".", True),
     P.Param("emit", P.CHOICE, "on_event: every event carries its window's aggregates; on_close: one result per "
-            "window when it closes.", default="on_event", choices=("on_event", "on_close")),
+            "window when it closes.", default=Emit.ON_EVENT, choices=tuple(Emit)),
     P.Param("order", P.CHOICE, "Sliding windows: arrival (the events processed so far) or event_time (the event "
-            "waits for the watermark and sees every on-time event of its window).", default="arrival",
-            choices=("arrival", "event_time")),
+            "waits for the watermark and sees every on-time event of its window).", default=Order.ARRIVAL,
+            choices=tuple(Order)),
 ]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
@@ -53,9 +82,9 @@ _CALL = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*$", re.DOTALL)
 
 @dataclass
 class AggregateRuntime(NodeRuntime):
-    window: str
+    window: Window
     size_ms: int
-    emit: str
+    emit: Emit
     key_name: str | None  # when grouping by a plain field, closed windows carry it under its own name
     aggregations: list[tuple[str, str, CompiledExpr | None]]  # (output name, aggregator, argument)
     event_time: bool = False  # order: event_time (sliding windows only)
@@ -79,11 +108,11 @@ class AggregateRuntime(NodeRuntime):
         # one ValueState holding {window start: ...} per key: a single state read and write per event,
         # instead of a state call per window (each is a Java round trip in PyFlink)
         state = rt.value_state(self.id, "windows")
-        if self.window == "sliding":
+        if self.window == Window.SLIDING:
             return self._slide(state, ctx, ts, rt)
         windows = state.value() or {}
         key_value = ctx.get(self.key_name) if self.key_name else rt.current_key()
-        if self.window == "tumbling":
+        if self.window == Window.TUMBLING:
             start = ts - ts % self.size_ms
             end, accs = start + self.size_ms, self._add((windows.get(start) or (None, None, None))[2], ctx, ts)
         else:  # session: merge every session the new event touches
@@ -96,7 +125,7 @@ class AggregateRuntime(NodeRuntime):
         windows[start] = (key_value, end, accs)
         state.update(windows)
         rt.register_timer(end - 1)
-        if self.emit == "on_event":
+        if self.emit == Emit.ON_EVENT:
             return ((DEFAULT_PORT, {**ctx, **self._results(accs)}),)
         return ()
 
@@ -164,7 +193,7 @@ class AggregateRuntime(NodeRuntime):
 
     def on_timer(self, ts: int, rt: Runtime):
         state = rt.value_state(self.id, "windows")
-        if self.window == "sliding":
+        if self.window == Window.SLIDING:
             released = self._release(state, ts, rt) if self.event_time else []
             self._evict(state, ts, rt)
             yield from released
@@ -177,7 +206,7 @@ class AggregateRuntime(NodeRuntime):
             return
         closed = [(start, windows.pop(start)) for start in due]
         state.update(windows) if windows else state.clear()
-        if self.emit != "on_close":
+        if self.emit != Emit.ON_CLOSE:
             return
         key = rt.current_key()
         for start, (key_value, end, accs) in closed:
@@ -188,8 +217,8 @@ class AggregateRuntime(NodeRuntime):
             yield DEFAULT_PORT, out
 
     def state_specs(self) -> list[StateSpec]:
-        waiting = [StateSpec(self.id, "waiting", "map", WAITING_TTL_MS)] if self.event_time else []
-        return [StateSpec(self.id, "windows", "value"), *waiting]
+        waiting = [StateSpec(self.id, "waiting", StateKind.MAP, WAITING_TTL_MS)] if self.event_time else []
+        return [StateSpec(self.id, "windows", StateKind.VALUE), *waiting]
 
 
 def summary(data: dict) -> str:
@@ -203,7 +232,7 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     window, emit = params["window"].value if "window" in params else None, params["emit"].value
     if window is None:
         return None
-    length = "gap" if window == "session" else "size"
+    length = "gap" if window == Window.SESSION else "size"
     if length not in params:
         if length not in spec.data:  # present but malformed has been reported already
             cc.errors.error(spec.loc, f"a {window} window needs '{length}' (a duration like 10m)")
@@ -211,11 +240,11 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     other = "size" if length == "gap" else "gap"
     if other in params:
         cc.errors.error(params[other].loc, f"'{other}' does not apply to a {window} window; use '{length}'")
-    if window == "sliding" and emit == "on_close":
+    if window == Window.SLIDING and emit == Emit.ON_CLOSE:
         cc.errors.error(params["emit"].loc, "a sliding window is evaluated on each event: use emit: on_event")
     order = params["order"].value
-    if order == "event_time" and (window != "sliding" or emit != "on_event"):
-        why = ("its result already leaves complete, when the watermark closes the window" if emit == "on_close"
+    if order == Order.EVENT_TIME and (window != Window.SLIDING or emit != Emit.ON_EVENT):
+        why = ("its result already leaves complete, when the watermark closes the window" if emit == Emit.ON_CLOSE
                else "an event of a fixed window sees the events before it, so it would have to wait until the "
                "window closes: use emit: on_close, or a sliding window")
         cc.errors.error(params["order"].loc, f"order: event_time applies to sliding windows with emit: on_event, "
@@ -251,13 +280,13 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
         return None
     key_text = params["key"].value if "key" in params else None
     key_name = key_text.strip() if key_text and key_text.strip() in env else None
-    if emit == "on_close":
+    if emit == Emit.ON_CLOSE:
         out_env = {"key": STRING, "window_start": TIMESTAMP, "window_end": TIMESTAMP, **out_types}
         if key_name:
             out_env[key_name] = env.get(key_name, ANY)
     else:
         out_env = {**env, **out_types}
-    event_time = order == "event_time"
+    event_time = order == Order.EVENT_TIME
     runtime = AggregateRuntime(spec.id, window, params[length].value or 1, emit, key_name, aggregations, event_time)
     return Compiled(runtime, {DEFAULT_PORT: out_env}, keyed=True, key=key, uses_time=True,
-                    holds=emit == "on_close" or event_time)
+                    holds=emit == Emit.ON_CLOSE or event_time)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from jobs.lang.errors import Collector, Location
@@ -31,6 +32,36 @@ Emission = tuple[str, Ctx]  # (output port, context) produced by a node
 DEFAULT_PORT = "out"
 
 
+class Output(StrEnum):
+    """What leaves the graph besides the ports (`rt.emit(kind, record)`), under the one name it has everywhere a
+    user sees it: the files actions.jsonl / detected.jsonl / dead_letter.jsonl, the keys of a tests file's
+    `expect`, the totals of `kairos test --json`, the `dead_letter` counter."""
+
+    ACTIONS = "actions"
+    DETECTED = "detected"
+    DEAD_LETTER = "dead_letter"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Output | None:
+        return _OUTPUT_ALIASES.get(value)  # type: ignore[arg-type]
+
+
+# the names nodes passed to rt.emit before issue 14 ("action", "dead"): still accepted, so nodes written
+# against the older contract keep working; every consumer reads kinds through `output_kind`
+_OUTPUT_ALIASES = {"action": Output.ACTIONS, "dead": Output.DEAD_LETTER}
+OUTPUT_KINDS: dict[str, Output] = {**{o.value: o for o in Output}, **_OUTPUT_ALIASES}
+
+
+def output_kind(kind: str) -> Output:
+    """The Output an emitted kind means (old names included): a dict lookup, cheap on the hot path."""
+    return OUTPUT_KINDS[kind]
+
+
+class StateKind(StrEnum):
+    VALUE = "value"  # ValueState
+    MAP = "map"  # MapState
+
+
 class Runtime(Protocol):
     """Services a running node may use: keyed state, timers, outputs. Implemented by Flink and by the harness."""
 
@@ -41,7 +72,7 @@ class Runtime(Protocol):
     def register_timer(self, ts: int) -> None: ...
     def watermark(self, ctx: Ctx | None = None) -> int: ...
     def current_key(self) -> str: ...
-    def emit(self, kind: str, record: dict) -> None: ...
+    def emit(self, kind: Output | str, record: dict) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +81,7 @@ class StateSpec:
 
     node_id: str
     name: str
-    kind: str  # "value" or "map"
+    kind: StateKind  # a plain "value" / "map" works too (StrEnum compares equal)
     ttl_ms: int | None = None
 
 

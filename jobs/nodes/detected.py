@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from jobs.lang import params as P
 from jobs.lang.expr import CompiledExpr
-from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Output, Runtime
 from jobs.nodes.outputs import iso_ms, jsonable, raw_input
 
 TYPE = "detected"
@@ -27,7 +27,7 @@ class DetectedRuntime(NodeRuntime):
 
     def process(self, ctx: Ctx, ts: int, rt: Runtime):
         event_id = ctx.get("_id")
-        rt.emit("detected", {
+        rt.emit(Output.DETECTED, {
             "id": f"{rt.scenario}:{self.id}:{event_id}",
             "scenario": rt.scenario, "node": self.id, "kind": self.kind, "key": jsonable(ctx.get("_key")),
             "event_id": event_id, "time": iso_ms(ts), "event": jsonable(raw_input(ctx)),

@@ -22,7 +22,18 @@ from jobs.lang import params as P
 from jobs.lang.expr import CompiledExpr
 from jobs.lang.loader import YMap
 from jobs.lang.types import FLOAT, INT, STRING, TIMESTAMP, RecordType, Type, is_numeric
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec, names
+from jobs.nodes.base import (
+    DEFAULT_PORT,
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    NodeRuntime,
+    Runtime,
+    StateKind,
+    StateSpec,
+    names,
+)
 
 TYPE = "profile"
 FAMILY = "aggregate"
@@ -166,9 +177,9 @@ class ProfileRuntime(NodeRuntime):
         return totals
 
     def state_specs(self) -> list[StateSpec]:
-        specs = [StateSpec(self.id, "fields", "value", self.ttl_ms)] if self.plain else []
+        specs = [StateSpec(self.id, "fields", StateKind.VALUE, self.ttl_ms)] if self.plain else []
         if self.horizon_ms:
-            specs.append(StateSpec(self.id, "buckets", "map", self.ttl_ms))
+            specs.append(StateSpec(self.id, "buckets", StateKind.MAP, self.ttl_ms))
         return specs
 
 

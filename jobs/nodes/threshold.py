@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from jobs.lang import params as P
 from jobs.lang.expr import CompiledExpr
 from jobs.lang.types import ANY, BOOL, NULL
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateKind, StateSpec
 
 TYPE = "threshold"
 FAMILY = "aggregate"
@@ -51,7 +51,7 @@ class ThresholdRuntime(NodeRuntime):
         return ((REST, ctx),)
 
     def state_specs(self) -> list[StateSpec]:
-        return [StateSpec(self.id, "fired", "value", self.ttl_ms)]
+        return [StateSpec(self.id, "fired", StateKind.VALUE, self.ttl_ms)]
 
 
 def summary(data: dict) -> str:

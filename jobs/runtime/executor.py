@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.compiler.plan import ENTRY, Plan
-from jobs.lang.model import Source
-from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Runtime
+from jobs.compiler.plan import ENTRY, Plan, SegmentKind
+from jobs.lang.model import Source, SourceKind
+from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Output, Runtime
 from jobs.nodes.outputs import dead_letter, raw_input
 from jobs.runtime.decode import DecodeError, check_event_time, parse_json, record_decoder
 from jobs.runtime.rawline import MARK, unwrap_line
@@ -24,13 +24,14 @@ from jobs.runtime.rawline import MARK, unwrap_line
 COUNTERS = ("in", "out", "filtered", "dead_letter", "held", "emitted", "late")
 Envelope = tuple  # (segment index, route, key, ts, ctx): route is a node id or "changelog:<source>"
 CHANGELOG = "changelog:"
+DEAD = Output.DEAD_LETTER  # an outbox entry (DEAD, dead letter)
 
 
 @dataclass
 class SegmentProgram:
     scenario: str
     index: int
-    kind: str
+    kind: SegmentKind
     nodes: dict[str, NodeRuntime]
     order: list[str]
     uses_time: set[str]
@@ -145,7 +146,7 @@ class Executor:
         raw = unwrap_line(line) if line[:1] == MARK else line
         try:
             data = parse_json(raw)
-            deleted = source.kind == "changelog" and isinstance(data, dict) and data.get("_deleted") is True
+            deleted = source.kind == SourceKind.CHANGELOG and isinstance(data, dict) and data.get("_deleted") is True
             ctx = self.decoders[source_name](data)
             key, ts = ctx.get(source.key), ctx.get(source.time)
             if key is None:
@@ -157,7 +158,7 @@ class Executor:
             event = event_id(source, data, raw)
         except Exception as exc:  # noqa: BLE001 - whatever a line holds, it is its own dead letter
             counts["dead_letter"] += 1
-            self.outbox.append(("dead", dead_letter(self.p.scenario, source_name, _describe(exc), raw, None)))
+            self.outbox.append((DEAD, dead_letter(self.p.scenario, source_name, _describe(exc), raw, None)))
             return
         untimed, ts = ts is None, ts if ts is not None else 0
         ctx.update(_src=source_name, _key=str(key), _id=event, _ts=ts,
@@ -169,7 +170,7 @@ class Executor:
         if stamp is not None:
             ctx["_wm"] = stamp
         counts["out"] += 1
-        if source.kind == "changelog":
+        if source.kind == SourceKind.CHANGELOG:
             for seg in self.p.changelog_routes.get(source_name, []):
                 self.outbox.append(("route", (seg, CHANGELOG + source_name, str(key), ts, ctx)))
             return
@@ -214,7 +215,7 @@ class Executor:
                 emissions = list(node.on_timer(ts, rt) or ())
             except Exception as exc:  # noqa: BLE001 - a failing node must not kill the job
                 self.counts[node_id]["dead_letter"] += 1
-                self.outbox.append(("dead", dead_letter(self.p.scenario, node_id, _describe(exc), None, ts)))
+                self.outbox.append((DEAD, dead_letter(self.p.scenario, node_id, _describe(exc), None, ts)))
                 continue
             self.counts[node_id]["emitted"] += len(emissions)
             self._forward(node_id, emissions, rt, from_timer=True)
@@ -271,7 +272,7 @@ class Executor:
         self.outbox.append(("route", (seg, target, key, ctx["_ts"], ctx)))
 
     def _dead(self, node_id: str, error: str, ctx: Ctx) -> None:
-        self.outbox.append(("dead", dead_letter(self.p.scenario, node_id, error, raw_input(ctx), ctx.get("_ts"))))
+        self.outbox.append((DEAD, dead_letter(self.p.scenario, node_id, error, raw_input(ctx), ctx.get("_ts"))))
 
     def drain(self) -> list[tuple[str, Any]]:
         out, self.outbox = self.outbox, []

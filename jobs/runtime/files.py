@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.compiler.plan import Plan
-from jobs.lang.model import Reference, Scenario
+from jobs.lang.model import Reference, Scenario, SourceKind
 from jobs.lang.paths import ReferenceFileError
 from jobs.lang.types import ANY
 from jobs.nodes.enrich import TableRuntime
@@ -94,12 +94,12 @@ def bind_references(plan: Plan, paths: dict[str, str]) -> None:
 
 def resolve_event_files(scenario: Scenario, events: list[str], changelogs: list[str]) -> dict[str, str]:
     """`[SOURCE=]FILE` options to {source: file}; the source may be left out when there is one events source."""
-    event_sources = [n for n, s in scenario.sources.items() if s.kind == "events"]
+    event_sources = [n for n, s in scenario.sources.items() if s.kind == SourceKind.EVENTS]
     files: dict[str, str] = {}
-    for option, kind in [(e, "events") for e in events] + [(c, "changelog") for c in changelogs]:
+    for option, kind in [(e, SourceKind.EVENTS) for e in events] + [(c, SourceKind.CHANGELOG) for c in changelogs]:
         name, sep, path = option.partition("=")
         if not sep:
-            if kind != "events" or len(event_sources) != 1:
+            if kind != SourceKind.EVENTS or len(event_sources) != 1:
                 raise InputError(f"'{option}': say which source, as NAME=FILE (sources: {', '.join(scenario.sources)})")
             name, path = event_sources[0], option
         source = scenario.sources.get(name)
@@ -160,7 +160,7 @@ def line_time(scenario: Scenario, source: str, line: str) -> int:
 def timed_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str, int, str]]:
     """merged_inputs with each line's time (the minimum when it has none) and key ("" when it has none)."""
     def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str, str]]:
-        rank = 0 if scenario.sources[name].kind == "changelog" else 1
+        rank = 0 if scenario.sources[name].kind == SourceKind.CHANGELOG else 1
         with open(path, "rb") as handle:
             for number, raw in enumerate(handle):
                 raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.compiler.plan import ENTRY, Plan
+from jobs.nodes.base import Output, output_kind
 from jobs.nodes.outputs import encode_checked
 from jobs.runtime.executor import Executor, Stamps, make_program, merge_counts
 from jobs.runtime.files import line_time
@@ -135,8 +136,9 @@ class Harness:
         self._collect(kind, record if exact else json.loads(text))
 
     def _collect(self, kind: str, record: dict) -> None:
-        target = {"action": self.result.actions, "detected": self.result.detected, "dead": self.result.dead_letter}
-        target[kind].append(record)
+        target = {Output.ACTIONS: self.result.actions, Output.DETECTED: self.result.detected,
+                  Output.DEAD_LETTER: self.result.dead_letter}
+        target[output_kind(kind)].append(record)
 
 
     def _advance(self, watermark: int) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from html import escape
 
 from jobs.compiler.validate import Graph
+from jobs.lang.model import SourceKind
 from jobs.nodes import NODE_TYPES
 
 W, H, H_COUNTS = 230, 62, 80
@@ -51,7 +52,7 @@ def _boxes(graph: Graph) -> tuple[dict[str, Box], list[tuple[str, str, str, bool
     boxes: dict[str, Box] = {}
     edges: list[tuple[str, str, str, bool]] = []
     for name, source in scenario.sources.items():
-        kind = "source" if source.kind == "events" else "changelog"
+        kind = "source" if source.kind == SourceKind.EVENTS else "changelog"
         boxes[name] = Box(name, kind, f"{source.kind} · key {source.key}")
     for node_id in graph.order:
         spec = graph.specs[node_id]
