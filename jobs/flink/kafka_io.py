@@ -40,9 +40,8 @@ TRANSACTION_TIMEOUT_MS = "600000"  # below the broker's transaction.max.timeout.
 
 
 def action_channels(plan: Plan) -> list[str]:
-    from jobs.nodes.action import ActionRuntime
-
-    return sorted({rt.channel for rt in plan.runtimes.values() if isinstance(rt, ActionRuntime)})
+    """The action channels of the scenario, as its nodes declare them (one Kafka topic each)."""
+    return sorted({channel for rt in plan.runtimes.values() for channel in rt.channels()})
 
 
 @dataclass

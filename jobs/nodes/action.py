@@ -16,7 +16,18 @@ from dataclasses import dataclass
 
 from jobs.lang import params as P
 from jobs.lang.expr import CompiledExpr
-from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Output, Runtime, StateKind, StateSpec
+from jobs.nodes.base import (
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Output,
+    Runtime,
+    StateKind,
+    StateSpec,
+)
 from jobs.nodes.outputs import iso_ms, jsonable, raw_input
 from jobs.nodes.policy import PolicyRuntime, Reason, Verdict, compile_policy
 from jobs.nodes.policy_cancel import Cancel, compile_cancel
@@ -41,6 +52,7 @@ PARAMS = [
 ]
 PORTS = ()
 MULTI_INPUT = False
+FAMILY = Family.ACTION
 CANCELLED_PORT = "cancel"  # where cancelling events leave: no node reads it, so the executor counts `filtered`
 
 
@@ -63,6 +75,9 @@ class ActionRuntime(NodeRuntime):
     cancel: Cancel | None = None
     policy: PolicyRuntime | None = None
     offer: CompiledExpr | None = None
+
+    def channels(self) -> tuple[str, ...]:
+        return (self.channel,)
 
     @property
     def waits(self) -> bool:

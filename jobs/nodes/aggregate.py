@@ -28,6 +28,7 @@ from jobs.nodes.base import (
     Compiled,
     Ctx,
     Env,
+    Family,
     NodeRuntime,
     Runtime,
     StateKind,
@@ -73,6 +74,7 @@ PARAMS = [
 ]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
+FAMILY = Family.AGGREGATE
 SLIDE_CLEANUP = 3  # a quiet key's sliding-window state is dropped this many window lengths after its last event
 # order: event_time: a safety net (Flink TTL is processing time) for events waiting on a watermark that never comes
 # (a source gone idle for good); an event normally waits out-of-orderness plus the watermark interval

@@ -103,6 +103,25 @@ class NodeRuntime:
     def state_specs(self) -> list[StateSpec]:
         return []
 
+    # -- what the engine around a node needs to know, asked of the node: nothing outside jobs/nodes/ tests for
+    #    a node's class or reads its fields. The defaults say "none", so a node only overrides what it has.
+    def tables(self) -> tuple[str, ...]:
+        """Reference tables whose rows the node needs bound (`bind_table`) before the job is built."""
+        return ()
+
+    def bind_table(self, table: str, rows: dict[str, dict]) -> None:
+        """Receive a reference table's rows (by key, as text): read-only data shipped with the job."""
+        raise TypeError(f"node '{self.id}' reads no reference table")
+
+    def channels(self) -> tuple[str, ...]:
+        """Action channels the node writes to (one Kafka topic each)."""
+        return ()
+
+    def timed_changelogs(self) -> tuple[str, ...]:
+        """Changelog sources the node joins in event time: an update at or before the watermark is late (a
+        dead letter), because whether the events already released saw it would depend on timing."""
+        return ()
+
 
 @dataclass
 class Compiled:
@@ -188,8 +207,27 @@ def _as_text(raw: Any) -> str:
     return str(raw)
 
 
+class Family(StrEnum):
+    """Families of node types, as `kairos graph` colours them (a module's `FAMILY`; default: its TYPE)."""
+
+    FILTER = "filter"  # filter, switch
+    DECIDE = "decide"  # variables, decide, call
+    ENRICH = "enrich"
+    AGGREGATE = "aggregate"  # aggregate, profile, threshold, sequence, absence
+    ACTION = "action"
+    DETECTED = "detected"
+    SPLIT = "split"  # split, union
+
+
 class NodeType(Protocol):
-    """What a node type module provides (see jobs/nodes/__init__.py for the registry)."""
+    """What a node type module provides (see jobs/nodes/__init__.py for the registry).
+
+    Optional, read through the registry (`jobs.nodes.summary`, `family`, `side_inputs`):
+      * `summary(data) -> str`: the one thing worth reading about a node at a glance (`kairos graph`);
+      * `FAMILY: Family`: how `kairos graph` colours it;
+      * `side_inputs(data) -> list[(kind, name)]`: what it reads besides its `from`, drawn as side edges:
+        ("changelog", source) or ("table", reference).
+    """
 
     TYPE: str
     DOC: str

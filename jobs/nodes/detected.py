@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from jobs.lang import params as P
 from jobs.lang.expr import CompiledExpr
-from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Output, Runtime
+from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Output, Runtime
 from jobs.nodes.outputs import iso_ms, jsonable, raw_input
 
 TYPE = "detected"
@@ -18,6 +18,7 @@ PARAMS = [
 ]
 PORTS = ()
 MULTI_INPUT = False
+FAMILY = Family.DETECTED
 
 
 @dataclass

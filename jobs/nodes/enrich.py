@@ -21,7 +21,18 @@ from typing import Any
 from jobs.lang import params as P
 from jobs.lang.expr import CompiledExpr
 from jobs.lang.model import SourceKind
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateKind, StateSpec
+from jobs.nodes.base import (
+    DEFAULT_PORT,
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Runtime,
+    StateKind,
+    StateSpec,
+)
 
 
 class Mode(StrEnum):
@@ -42,6 +53,7 @@ PARAMS = [
 ]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
+FAMILY = Family.ENRICH
 
 
 def _key_of(value: Any) -> str | None:
@@ -60,6 +72,12 @@ class TableRuntime(NodeRuntime):
     def bind(self, rows: dict[str, dict]) -> None:
         self.rows = rows
 
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def bind_table(self, table: str, rows: dict[str, dict]) -> None:
+        self.bind(rows)
+
     def process(self, ctx: Ctx, ts: int, rt: Runtime):
         key = _key_of(self.key.fn(ctx) if self.key is not None else ctx.get("_key"))
         return ((DEFAULT_PORT, {**ctx, self.target: self.rows.get(key) if key is not None else None}),)
@@ -72,6 +90,9 @@ class ChangelogRuntime(NodeRuntime):
     fields: tuple[str, ...]
     mode: Mode
     ttl_ms: int | None
+
+    def timed_changelogs(self) -> tuple[str, ...]:
+        return (self.source,) if self.mode == Mode.EVENT_TIME else ()
 
     def _record(self, ctx: Ctx) -> dict | None:
         return None if ctx.get("_deleted") else {name: ctx.get(name) for name in self.fields}
@@ -121,6 +142,11 @@ class ChangelogRuntime(NodeRuntime):
             return [StateSpec(self.id, "latest", StateKind.VALUE, self.ttl_ms)]
         return [StateSpec(self.id, "versions", StateKind.MAP, self.ttl_ms),
                 StateSpec(self.id, "waiting", StateKind.MAP)]
+
+
+def side_inputs(data: dict) -> list[tuple[str, str]]:
+    """What `kairos graph` draws as a side edge into the node."""
+    return [(what, data[what]) for what in ("changelog", "table") if what in data]
 
 
 def summary(data: dict) -> str:

@@ -28,6 +28,7 @@ from jobs.nodes.base import (
     Compiled,
     Ctx,
     Env,
+    Family,
     NodeRuntime,
     Runtime,
     StateKind,
@@ -36,7 +37,7 @@ from jobs.nodes.base import (
 )
 
 TYPE = "profile"
-FAMILY = "aggregate"
+FAMILY = Family.AGGREGATE
 
 
 class Kind(StrEnum):

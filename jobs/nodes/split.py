@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Runtime
 
 TYPE = "split"
 DOC = "Copies each event to every node that reads from this one. Branches are independent."
 PARAMS: list = []
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
+FAMILY = Family.SPLIT
 
 
 @dataclass

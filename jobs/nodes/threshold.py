@@ -15,10 +15,21 @@ from dataclasses import dataclass
 from jobs.lang import params as P
 from jobs.lang.expr import CompiledExpr
 from jobs.lang.types import ANY, BOOL, NULL
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateKind, StateSpec
+from jobs.nodes.base import (
+    DEFAULT_PORT,
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Runtime,
+    StateKind,
+    StateSpec,
+)
 
 TYPE = "threshold"
-FAMILY = "aggregate"
+FAMILY = Family.AGGREGATE
 DOC = ("Passes an event on (port `out`) only when `condition` becomes true for its key: once, until an event "
        "where it is false re-arms it. Every other event leaves on the `rest` port (or stops there).")
 PARAMS = [

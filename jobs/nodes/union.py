@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Runtime
 
 TYPE = "union"
 DOC = "Merges the events of all its inputs (`from: [a, b]`). Downstream sees the names common to all inputs."
 PARAMS: list = []
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = True
+FAMILY = Family.SPLIT
 
 
 @dataclass

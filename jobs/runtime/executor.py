@@ -130,6 +130,7 @@ class Executor:
         # only nodes that implement timers are asked on each timer (in topological order)
         self.timer_nodes = [n for n in program.order
                             if type(program.nodes[n]).on_timer is not NodeRuntime.on_timer]
+        self.timed_changelogs = {n: program.nodes[n].timed_changelogs() for n in program.order}
         self.decoders = {name: record_decoder(source.schema) for name, source in program.sources.items()}
         self.fields = {name: tuple(source.schema.fields) for name, source in program.sources.items()}  # shared
         for name in program.sources:
@@ -187,7 +188,7 @@ class Executor:
             for node_id in self.p.order:
                 # an event-time join must not take a version older than the watermark: whether the events it
                 # concerns were already released would depend on timing, so it is late like any event
-                if (node_id in self.p.uses_time and getattr(self.p.nodes[node_id], "source", None) == source
+                if (node_id in self.p.uses_time and source in self.timed_changelogs[node_id]
                         and not ctx.get("_untimed")):
                     watermark = rt.watermark(ctx)
                     if ts <= watermark:

@@ -13,7 +13,6 @@ from jobs.compiler.plan import Plan
 from jobs.lang.model import Reference, Scenario, SourceKind
 from jobs.lang.paths import ReferenceFileError
 from jobs.lang.types import ANY
-from jobs.nodes.enrich import TableRuntime
 from jobs.runtime.decode import (
     MAX_EVENT_CHARS,
     DecodeError,
@@ -72,24 +71,24 @@ def _add_row(rows: dict, reference: Reference, record: dict, where: str) -> None
 
 
 def bind_references(plan: Plan, paths: dict[str, str]) -> None:
-    """Put each reference table's rows into the enrich nodes that use it (shipped with the job).
+    """Put each reference table's rows into the nodes that use it (`tables()`; shipped with the job).
 
     `paths` (--reference NAME=FILE, a test case's rows) are read as given: the user chose them. A table's
     own `file:` is checked again here, as at validation: it must be inside the scenario's directory tree.
     """
     scenario = plan.scenario
     for node in plan.runtimes.values():
-        if isinstance(node, TableRuntime):
-            reference = scenario.references[node.table]
-            path = paths.get(node.table)  # given by the user (or a test case): read as given
+        for table in node.tables():
+            reference = scenario.references[table]
+            path = paths.get(table)  # given by the user (or a test case): read as given
             if path is None and reference.file is not None:
                 try:
                     path = scenario.reference_file(reference)
                 except ReferenceFileError as exc:
-                    raise InputError(f"reference '{node.table}': {exc}") from None
+                    raise InputError(f"reference '{table}': {exc}") from None
             if path is None:
-                raise InputError(f"reference '{node.table}' needs a file: --reference {node.table}=FILE")
-            node.bind(load_reference(reference, path))
+                raise InputError(f"reference '{table}' needs a file: --reference {table}=FILE")
+            node.bind_table(table, load_reference(reference, path))
 
 
 def resolve_event_files(scenario: Scenario, events: list[str], changelogs: list[str]) -> dict[str, str]:

@@ -7,6 +7,12 @@ dependency) finds which folder imports which, and checks these rules (docs/archi
      folders form one direction: lang/config at the bottom, cli and the top-level modules at the top;
   2. no module imports a private name (`_x`) from a module of another folder, nor reads `mod._x` from a module
      of another folder that it imported;
+  3. outside jobs/nodes/, modules import from jobs.nodes only its contract: the registry (`jobs.nodes`:
+     NODE_TYPES, COMMON_FIELDS, summary / family / side_inputs), `jobs.nodes.base` (what every node declares)
+     and `jobs.nodes.outputs` (the shapes of output records that sinks write). Never a node type's own module,
+     so no code outside a node can test for its class (`isinstance(runtime, ActionRuntime)`) or reach into
+     its fields: a node declares what others need to know on the contract (NodeRuntime.tables / channels /
+     timed_changelogs, Compiled, the module's summary / FAMILY / side_inputs).
 """
 
 from __future__ import annotations
@@ -172,6 +178,18 @@ def test_no_private_names_across_folders():
                 wrong.append(f"{path.relative_to(JOBS.parent)}:{node.lineno} reads "
                              f"{foreign_modules[node.value.id]}.{node.attr}")  # fmt: skip
     assert not wrong, "private names used from another folder:\n" + "\n".join(wrong)
+
+
+def test_outside_the_nodes_only_the_node_contract_is_imported():
+    wrong = []
+    for path in all_modules():
+        if folder_of(module_name(path)) == "nodes":
+            continue
+        for target, _, line in imports(path):
+            if folder_of(target) == "nodes" and target not in NODE_CONTRACT:
+                wrong.append(f"{path.relative_to(JOBS.parent)}:{line} imports {target}")
+    assert not wrong, ("node internals used outside jobs/nodes/ (declare it on the contract in jobs/nodes/base.py "
+                       "instead):\n" + "\n".join(wrong))
 
 
 # The checks themselves must be able to fail: a small made-up graph with a cycle, and the walk on a real edge.
