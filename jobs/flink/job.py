@@ -24,6 +24,7 @@ from pyflink.datastream import DataStream, KeyedStream, StreamExecutionEnvironme
 from pyflink.java_gateway import get_gateway
 
 from jobs.compiler.plan import ENTRY, Plan, SegmentKind
+from jobs.compiler.program import fan_out, make_program, segment_feeds
 from jobs.flink.operators import (
     ACTIONS,
     DEAD_LETTER,
@@ -37,7 +38,6 @@ from jobs.flink.operators import (
 )
 from jobs.lang.model import Source
 from jobs.runtime.decode import parse_timestamp
-from jobs.runtime.executor import make_program
 
 # Low-latency bundles: Python work is flushed to Java every 100 records or 10 ms (Flink's default is 1000 ms).
 # See docs/decisions/0006-runtime-settings.md for the measurements behind these numbers.
@@ -195,20 +195,14 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
     for tag in (ACTIONS, DETECTED, DEAD_LETTER):
         side[tag.tag_id].append(out.get_side_output(tag))
 
-    def upstream_of(segment) -> set[int]:
-        found = plan.upstream_segments(segment) | ({ENTRY} if segment.changelogs else set())
-        if any(e.from_source for n in segment.nodes for e in plan.graph.inputs[n]):
-            found.add(ENTRY)
-        return found
-
-    rest = [s for s in plan.segments[1:] if s.index != fused]
-    upstream = {s.index: upstream_of(s) for s in rest}
-    fan_out = {up: sum(1 for ups in upstream.values() if up in ups) for up in range(len(plan.segments))}
-    for segment in rest:
+    feeds_of = segment_feeds(plan, skip=fused)  # the plan's wiring; this only builds it
+    shared = fan_out(feeds_of)
+    for index, ups in feeds_of.items():
+        segment = plan.segments[index]
         feeds = []
-        for up in sorted(upstream[segment.index]):
+        for up in ups:
             stream = envelopes[up]
-            if fan_out[up] > 1:  # only split a stream that feeds several segments: a filter is one more Python call
+            if shared[up] > 1:  # only split a stream that feeds several segments: a filter is one more Python call
                 stream = stream.filter(lambda e, i=segment.index: e[1][0] == i)
             feeds.append(stream)
         merged = feeds[0].union(*feeds[1:]) if len(feeds) > 1 else feeds[0]

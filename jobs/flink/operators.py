@@ -23,9 +23,10 @@ from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
+from jobs.compiler.program import SegmentProgram
 from jobs.nodes.base import Output, StateKind, StateSpec
 from jobs.nodes.outputs import encode_output
-from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram, merge_counts, unescape_key
+from jobs.runtime.executor import COUNTERS, Executor, merge_counts, unescape_key
 
 ACTIONS = OutputTag("actions", Types.STRING())
 DETECTED = OutputTag("detected", Types.STRING())

@@ -1,8 +1,9 @@
 """The one engine loop: runs a segment's fused nodes for one input, in Flink or in the test harness.
 
-A segment program is picklable data (node runtimes, local wiring, routes to other segments). The executor
-pushes each event through the nodes of its segment, counts what happens at every node, and leaves what
-must go elsewhere in its outbox: envelopes for other segments, actions, detections, dead letters.
+A segment program (jobs/compiler/program.py: node runtimes, local wiring, routes to other segments) says
+what runs and where its output goes; the executor only executes it. It pushes each event through the nodes
+of its segment, counts what happens at every node, and leaves what must go elsewhere in its outbox:
+envelopes for other segments, actions, detections, dead letters.
 Counters obey, per node: in = out + filtered + dead_letter + held (held: waiting in state for a timer).
 """
 
@@ -11,10 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.compiler.plan import ENTRY, Plan, SegmentKind
+from jobs.compiler.program import SegmentProgram, make_program  # noqa: F401 - make_program: older callers
 from jobs.lang.model import Source, SourceKind
 from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Output, Runtime
 from jobs.nodes.outputs import dead_letter, raw_input
@@ -25,60 +25,6 @@ COUNTERS = ("in", "out", "filtered", "dead_letter", "held", "emitted", "late")
 Envelope = tuple  # (segment index, route, key, ts, ctx): route is a node id or "changelog:<source>"
 CHANGELOG = "changelog:"
 DEAD = Output.DEAD_LETTER  # an outbox entry (DEAD, dead letter)
-
-
-@dataclass
-class SegmentProgram:
-    scenario: str
-    index: int
-    kind: SegmentKind
-    nodes: dict[str, NodeRuntime]
-    order: list[str]
-    uses_time: set[str]
-    terminal: set[str]
-    holds: set[str]
-    local: dict[tuple[str, str], list[str]]
-    remote: dict[tuple[str, str], list[tuple[int, str]]]
-    segment_keys: dict[int, Any]  # target segment -> CompiledExpr or None (the event key)
-    sources: dict[str, Source] = field(default_factory=dict)  # entry only
-    source_routes: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # entry: source -> targets
-    source_local: dict[str, list[str]] = field(default_factory=dict)
-    changelog_routes: dict[str, list[int]] = field(default_factory=dict)  # entry: changelog -> segments
-
-
-def make_program(plan: Plan, index: int) -> SegmentProgram:
-    segment = plan.segments[index]
-    graph = plan.graph
-    local: dict[tuple[str, str], list[str]] = {}
-    remote: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    members = set(segment.nodes)
-    wiring = [(up, port, targets) for (up, port), targets in graph.downstream.items()
-              if up in members or (index == ENTRY and up in graph.scenario.sources)]
-    for upstream, port, targets in wiring:
-        for target in targets:
-            seg = plan.segment_of[target]
-            if seg == index:
-                local.setdefault((upstream, port), []).append(target)
-            else:
-                remote.setdefault((upstream, port), []).append((seg, target))
-    program = SegmentProgram(
-        scenario=plan.scenario.name, index=index, kind=segment.kind,
-        nodes={n: plan.runtimes[n] for n in segment.nodes}, order=list(segment.nodes),
-        uses_time={n for n in segment.nodes if graph.compiled[n].uses_time},
-        terminal={n for n in segment.nodes if graph.compiled[n].terminal},
-        holds={n for n in segment.nodes if graph.compiled[n].holds and not graph.compiled[n].terminal},
-        local=local, remote=remote,
-        segment_keys={s.index: s.key for s in plan.segments},
-    )
-    if index == ENTRY:
-        program.sources = dict(plan.scenario.sources)
-        for name in plan.scenario.sources:
-            program.source_local[name] = local.pop((name, DEFAULT_PORT), [])
-            program.source_routes[name] = remote.pop((name, DEFAULT_PORT), [])
-        for seg in plan.segments:
-            for changelog in seg.changelogs:
-                program.changelog_routes.setdefault(changelog, []).append(seg.index)
-    return program
 
 
 def event_id(source: Source, data: dict, line: str | bytes) -> str:

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.compiler.plan import ENTRY, Plan
+from jobs.compiler.program import make_program
 from jobs.nodes.base import Output, output_kind
 from jobs.nodes.outputs import encode_checked
-from jobs.runtime.executor import Executor, Stamps, make_program, merge_counts
+from jobs.runtime.executor import Executor, Stamps, merge_counts
 from jobs.runtime.files import line_time
 
 MIN_TS = -(2**63)

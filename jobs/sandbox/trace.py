@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.compiler.plan import Plan
+from jobs.compiler.program import make_program
 from jobs.nodes.base import Ctx, NodeRuntime, Output, Runtime, output_kind
 from jobs.nodes.outputs import jsonable
-from jobs.runtime.executor import Executor, make_program
+from jobs.runtime.executor import Executor
 from jobs.runtime.harness import Harness
 
 # checked in this order: a late event also counts as a dead letter
