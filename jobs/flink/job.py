@@ -25,6 +25,7 @@ from pyflink.java_gateway import get_gateway
 
 from jobs.compiler.plan import ENTRY, Plan, SegmentKind
 from jobs.compiler.program import fan_out, make_program, segment_feeds
+from jobs.config.project import PROJECT_ROOT
 from jobs.flink.operators import (
     ACTIONS,
     DEAD_LETTER,
@@ -37,12 +38,10 @@ from jobs.flink.operators import (
     SegmentFunction,
 )
 from jobs.lang.model import Source
-from jobs.runtime.decode import parse_timestamp
+from jobs.runtime.decode import MIN_TS, parse_timestamp
 
 # Low-latency bundles: Python work is flushed to Java every 100 records or 10 ms (Flink's default is 1000 ms).
 # See docs/decisions/0006-runtime-settings.md for the measurements behind these numbers.
-MIN_TS = -(2**63)
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCAL_FLINK_CONF = os.path.join(PROJECT_ROOT, "flink-conf", "local", "config.yaml")
 BUNDLE_SIZE = 100
 BUNDLE_TIME_MS = 10
@@ -135,7 +134,7 @@ def source_watermarks(source: Source) -> WatermarkStrategy:
 
 def _watermarks(plan: Plan) -> WatermarkStrategy:
     sources = plan.scenario.sources.values()
-    ooo_ms = max((s.out_of_orderness_ms for s in sources), default=0)
+    ooo_ms = plan.scenario.max_out_of_orderness_ms
     idle_ms = min((s.idleness_ms for s in sources if s.idleness_ms), default=0)
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(ooo_ms))
     if idle_ms:

@@ -212,7 +212,7 @@ class KafkaOutputs:
 
     @property
     def detections_topic(self) -> str:
-        return self.naming._shadow(f"{self.naming.prefix}{self.naming.scenario}.detections")
+        return self.naming.detections_topic
 
     def attach(self, plan: Plan, actions: DataStream, detected: DataStream, dead_letter: DataStream) -> None:
         name = plan.scenario.name

@@ -34,7 +34,6 @@ DEAD_LETTER = OutputTag("dead_letter", Types.STRING())
 ENVELOPE = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])  # (key, executor envelope)
 TIMED_ENVELOPE = Types.TUPLE([ENVELOPE, Types.LONG()])  # file runs: + event time for the Java assigner
 _TAGS = {Output.ACTIONS: ACTIONS, Output.DETECTED: DETECTED, Output.DEAD_LETTER: DEAD_LETTER}  # by encode_output
-MIN_TS = -(2**63)
 REPORT_EVERY = 256
 
 

@@ -111,6 +111,12 @@ class Scenario:
     def directory(self) -> Path:
         return Path(self.file).parent
 
+    @property
+    def max_out_of_orderness_ms(self) -> int:
+        """The largest out_of_orderness of the sources: the bound of a run that merges them into one stream
+        (file runs, the in-process harness)."""
+        return max((s.out_of_orderness_ms for s in self.sources.values()), default=0)
+
     def reference_file(self, reference: Reference) -> Path:
         """The file a reference's `file:` names, which must exist inside the scenario's directory tree."""
         return file_in_tree(self.directory, reference.file or "", f"give another file with --reference "

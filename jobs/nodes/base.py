@@ -124,6 +124,14 @@ class NodeRuntime:
 
 
 @dataclass
+class PassThrough(NodeRuntime):
+    """Passes each event on, unchanged, on its default port (split and union: the graph does their work)."""
+
+    def process(self, ctx: Ctx, ts: int, rt: Runtime) -> Iterable[Emission]:
+        return ((DEFAULT_PORT, ctx),)
+
+
+@dataclass
 class Compiled:
     """The result of compiling one node: its runtime, what flows out of each port, and how it is keyed."""
 

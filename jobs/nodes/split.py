@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Env, Family, PassThrough
 
 TYPE = "split"
 DOC = "Copies each event to every node that reads from this one. Branches are independent."
@@ -14,11 +12,5 @@ MULTI_INPUT = False
 FAMILY = Family.SPLIT
 
 
-@dataclass
-class SplitRuntime(NodeRuntime):
-    def process(self, ctx: Ctx, ts: int, rt: Runtime):
-        return ((DEFAULT_PORT, ctx),)
-
-
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
-    return Compiled(SplitRuntime(spec.id), {DEFAULT_PORT: env})
+    return Compiled(PassThrough(spec.id), {DEFAULT_PORT: env})

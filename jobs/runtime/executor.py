@@ -18,7 +18,7 @@ from jobs.compiler.program import SegmentProgram, make_program  # noqa: F401 - m
 from jobs.lang.model import Source, SourceKind
 from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Output, Runtime
 from jobs.nodes.outputs import dead_letter, raw_input
-from jobs.runtime.decode import DecodeError, check_event_time, parse_json, record_decoder
+from jobs.runtime.decode import MIN_TS, DecodeError, check_event_time, parse_json, record_decoder
 from jobs.runtime.rawline import MARK, unwrap_line
 
 COUNTERS = ("in", "out", "filtered", "dead_letter", "held", "emitted", "late")
@@ -34,9 +34,6 @@ def event_id(source: Source, data: dict, line: str | bytes) -> str:
     return hashlib.sha1(raw).hexdigest()[:16]  # stable across runs and machines
 
 
-MIN_TS = -(2**63)
-
-
 class Stamps:
     """File runs: the watermark as of each input line, a pure function of the merged input order.
 
@@ -49,8 +46,13 @@ class Stamps:
         self.ooo_ms = out_of_orderness_ms
         self.max_ts: int | None = None
 
+    @property
+    def watermark(self) -> int:
+        """The watermark after the lines so far: `max time - out_of_orderness - 1`, MIN_TS before any."""
+        return MIN_TS if self.max_ts is None else self.max_ts - self.ooo_ms - 1
+
     def next(self, line_ts: int) -> int:
-        stamp = MIN_TS if self.max_ts is None else self.max_ts - self.ooo_ms - 1
+        stamp = self.watermark
         if line_ts != MIN_TS and (self.max_ts is None or line_ts > self.max_ts):
             self.max_ts = line_ts
         return stamp

@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jobs.compiler.plan import Plan
+from jobs.compiler.plan import Plan, make_plan
+from jobs.compiler.validate import load
 from jobs.lang.model import Reference, Scenario, SourceKind
 from jobs.lang.paths import ReferenceFileError
 from jobs.lang.types import ANY
 from jobs.runtime.decode import (
     MAX_EVENT_CHARS,
+    MIN_TS,
     DecodeError,
     cell,
     coerce,
@@ -91,6 +93,29 @@ def bind_references(plan: Plan, paths: dict[str, str]) -> None:
             node.bind_table(table, load_reference(reference, path))
 
 
+def parse_pairs(options: list[str], what: str) -> dict[str, str]:
+    """`NAME=FILE` options (`--reference`) to {name: file}."""
+    pairs = {}
+    for option in options:
+        name, sep, path = option.partition("=")
+        if not sep:
+            raise InputError(f"--{what} needs NAME=FILE, got '{option}'")
+        pairs[name] = path
+    return pairs
+
+
+def load_plan(scenario: str, events: list[str], changelogs: list[str], references: list[str]) -> tuple[Plan, dict]:
+    """What a file run does first (kairos run / test / verify / graph, the cluster entry point): the compiled
+    plan, with its reference tables bound, and {source: file} from the `--events` / `--changelog` options.
+    Raises ScenarioError (the scenario: exit 1) or InputError (the options and files: exit 2)."""
+    given = parse_pairs(references, "reference")
+    graph = load(scenario, given_references=given)
+    plan = make_plan(graph)
+    files = resolve_event_files(graph.scenario, events, changelogs)
+    bind_references(plan, given)
+    return plan, files
+
+
 def resolve_event_files(scenario: Scenario, events: list[str], changelogs: list[str]) -> dict[str, str]:
     """`[SOURCE=]FILE` options to {source: file}; the source may be left out when there is one events source."""
     event_sources = [n for n, s in scenario.sources.items() if s.kind == SourceKind.EVENTS]
@@ -117,19 +142,19 @@ def _line_facts(scenario: Scenario, source: str, line: str | bytes | None) -> tu
     """(time, key) of a raw line as the entry will decode them: the minimum time when it has none (a broken
     line goes out at once, to the dead-letter output), "" when it has no key."""
     if line is None or len(line) > MAX_EVENT_CHARS:
-        return -(2**63), ""
+        return MIN_TS, ""
     spec = scenario.sources[source]
     try:
         data = json.loads(line)
     except Exception:  # noqa: BLE001 - not UTF-8, not JSON, nested too deep: the entry says which
-        return -(2**63), ""
+        return MIN_TS, ""
     if not isinstance(data, dict):
-        return -(2**63), ""
+        return MIN_TS, ""
     try:
         value = data.get(spec.time)
-        ts = parse_timestamp(value) if value is not None else -(2**63)
+        ts = parse_timestamp(value) if value is not None else MIN_TS
     except Exception:  # noqa: BLE001
-        ts = -(2**63)
+        ts = MIN_TS
     try:
         key = coerce(spec.schema.fields.get(spec.key, ANY), data.get(spec.key), spec.key)
     except Exception:  # noqa: BLE001
