@@ -11,8 +11,8 @@ import pytest
 
 from jobs.flink.files_io import write_jsonl
 from jobs.nodes.outputs import dead_letter, encode_output, iso_ms
+from jobs.nodes.windows.aggregators import AGGREGATORS
 from tests.hostile import balanced, run_lines
-from udfs.aggregators import AGGREGATORS
 
 
 def strict_json(text: str):
