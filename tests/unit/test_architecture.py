@@ -137,6 +137,17 @@ def test_the_layer_table_has_no_cycle():
     assert find_cycle(LAYERS) is None
 
 
+def test_docs_architecture_shows_the_same_table():
+    doc = (JOBS.parent / "docs" / "architecture.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`jobs/"):
+            folder = TOP if cells[0] == "`jobs/*.py`" else cells[0].strip("`").removeprefix("jobs/")
+            rows[folder] = set() if cells[2] == "nothing of jobs" else {c.strip() for c in cells[2].split(",")}
+    assert rows == LAYERS
+
+
 def test_folders_import_only_what_the_layers_allow():
     wrong = [where for (mine, theirs), wheres in sorted(folder_edges().items()) if theirs not in LAYERS[mine]
              for where in wheres]  # fmt: skip
