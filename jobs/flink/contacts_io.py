@@ -27,10 +27,10 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
 
 from jobs.compiler.plan import Plan
-from jobs.connect.naming import Naming
+from jobs.config.naming import Naming
 from jobs.flink.kafka_io import KafkaInputs, KafkaOutputs, _value_bytes_deserializer, _with
 from jobs.flink.operators import ENVELOPE
-from jobs.nodes.policy_shared import CONTACTS
+from jobs.nodes.base import CONTACTS_SOURCE
 from jobs.runtime.decode import parse_timestamp
 from jobs.runtime.executor import CHANGELOG
 
@@ -42,28 +42,24 @@ IDLE_MS = 200  # before the first contact the stream is idle after this long (no
 def contacts_topic(naming: Naming, write: bool = False) -> str:
     """A dry run reads the production history but writes its own contacts beside it (`.dryrun`)."""
     topic = naming.prefix + TOPIC
-    return naming._shadow(topic) if write else topic
+    return f"{topic}.dryrun" if write and naming.dry_run else topic  # Naming's rule for every output
 
 
 def shared_policy(plan: Plan) -> tuple[str | None, list[int]]:
-    """(policy name, indices of the segments whose action nodes apply it); (None, []) without a shared policy."""
-    from jobs.nodes.action import ActionRuntime
-
+    """(policy name, indices of the segments whose nodes apply it); (None, []) without a shared policy."""
     name, segments = None, set()
     for node_id, rt in plan.runtimes.items():
-        if isinstance(rt, ActionRuntime) and rt.policy is not None and rt.policy.shared is not None:
-            name = rt.policy.shared
+        if rt.shared_policy() is not None:
+            name = rt.shared_policy()
             segments.add(plan.segment_of[node_id])
     return name, sorted(segments)
 
 
 def enable_publishing(plan: Plan) -> None:
-    """Connected runs only: the shared policy's action nodes publish their snapshots (origin: scenario/segment)."""
-    from jobs.nodes.action import ActionRuntime
-
+    """Connected runs only: the shared policy's nodes publish their snapshots (origin: scenario/segment)."""
     for node_id, rt in plan.runtimes.items():
-        if isinstance(rt, ActionRuntime) and rt.policy is not None and rt.policy.shared is not None:
-            rt.policy.publish = f"{plan.scenario.name}/{plan.segments[plan.segment_of[node_id]].uid}"
+        if rt.shared_policy() is not None:
+            rt.publish_contacts(f"{plan.scenario.name}/{plan.segments[plan.segment_of[node_id]].uid}")
 
 
 class _FarAhead(TimestampAssigner):
@@ -104,14 +100,14 @@ class _Envelope:
             ts = parse_timestamp(record.get("time"))
         except Exception:  # noqa: BLE001 - the time is only shown in a dead letter; the snapshot decides
             ts = 0
-        ctx = {**record, "_src": CONTACTS, "_key": customer, "_ts": ts, "_fields": tuple(record)}
-        return Row(customer, (self.segment, CHANGELOG + CONTACTS, customer, ts, ctx))
+        ctx = {**record, "_src": CONTACTS_SOURCE, "_key": customer, "_ts": ts, "_fields": tuple(record)}
+        return Row(customer, (self.segment, CHANGELOG + CONTACTS_SOURCE, customer, ts, ctx))
 
 
 class ContactsInputs(KafkaInputs):
     """KafkaInputs plus the contacts topic, routed straight into the policy's keyed operators."""
 
-    def segment_feeds(self, env: StreamExecutionEnvironment, plan: Plan) -> dict[int, list[DataStream]]:
+    def extra_segment_feeds(self, env: StreamExecutionEnvironment, plan: Plan) -> dict[int, list[DataStream]]:
         policy, segments = shared_policy(plan)
         if not segments:
             return {}

@@ -17,8 +17,6 @@ from typing import Any
 
 from jobs.nodes.outputs import iso_ms
 
-CONTACTS = "_contacts"  # the changelog route of the contacts topic (source names start with a letter)
-
 
 def snapshot(policy: str, origin: str, scenario: str, customer: str, t: int, contacts: list, offers: dict) -> dict:
     """What one sent contact publishes: the origin's whole recent history for the customer (a changelog value)."""

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs.compiler.errors import ScenarioError
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
 from jobs.flink.contacts_io import _Snapshots, enable_publishing, shared_policy
-from jobs.nodes.policy_shared import CONTACTS
+from jobs.lang.errors import ScenarioError
+from jobs.nodes.base import CONTACTS_SOURCE, Output, output_kind
 from jobs.runtime.executor import CHANGELOG
 from jobs.runtime.harness import Harness, RunResult
 
@@ -54,7 +54,7 @@ class Job(Harness):
         self.contacts: list[dict] = []
 
     def _collect(self, kind: str, record: dict) -> None:
-        if kind == "contact":
+        if output_kind(kind) == Output.CONTACTS:
             self.contacts.append(record)
         else:
             super()._collect(kind, record)
@@ -63,9 +63,9 @@ class Job(Harness):
         """A snapshot read back from the contacts topic (contacts_io._Envelope's shape)."""
         [seg] = shared_policy(self.plan)[1]
         customer = snapshot["customer"]
-        ctx = {**snapshot, "_src": CONTACTS, "_key": customer, "_ts": 0, "_fields": tuple(snapshot)}
+        ctx = {**snapshot, "_src": CONTACTS_SOURCE, "_key": customer, "_ts": 0, "_fields": tuple(snapshot)}
         self.rt.segment, self.rt.key = seg, customer
-        self.executors[seg].accept((seg, CHANGELOG + CONTACTS, customer, 0, ctx), self.rt)
+        self.executors[seg].accept((seg, CHANGELOG + CONTACTS_SOURCE, customer, 0, ctx), self.rt)
         self._drain(self.executors[seg])
 
 
