@@ -8,10 +8,12 @@ from jobs.nodes import (
     absence,
     action,
     aggregate,
+    bandit,
     call,
     decide,
     detected,
     enrich,
+    experiment,
     filter,
     profile,
     sequence,
@@ -25,6 +27,6 @@ from jobs.nodes import (
 NODE_TYPES: dict[str, ModuleType] = {
     module.TYPE: module
     for module in (filter, variables, switch, split, union, enrich, aggregate, decide, action, detected, call,
-                   profile, threshold, sequence, absence)
+                   profile, threshold, sequence, absence, experiment, bandit)
 }
 COMMON_FIELDS = ("id", "type", "from", "description")
