@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jobs.compiler.errors import Location
-from jobs.compiler.loader import YMap
+from jobs.compiler.loader import YList, YMap
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Ctx
 from jobs.nodes.outputs import jsonable
 
@@ -92,8 +92,8 @@ def variant_ports(variants: list[str]) -> dict[str, None]:
 def read_names(raw: Any, loc: Location, cc: CompileContext, what: str, reserved: tuple[str, ...]) -> bool:
     """Variant / arm names: identifiers, none reserved (a port name of its own: out, control)."""
     ok = True
-    for name in raw:
-        where = raw.key_loc(name) if isinstance(raw, YMap) else loc
+    for i, name in enumerate(raw):
+        where = raw.key_loc(name) if isinstance(raw, YMap) else raw.item_loc(i) if isinstance(raw, YList) else loc
         if not isinstance(name, str) or not _NAME.match(name):
             cc.errors.error(where, f"{what} name {name!r} must be a name (letters, digits, _; starts with a letter)")
             ok = False
