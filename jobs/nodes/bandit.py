@@ -3,7 +3,8 @@
 A bandit's statistics are global (one posterior per arm for everyone), while Flink keyed state is per key.
 Here the node is keyed by a constant, its name: every decision and every conversion of one bandit goes to
 the same key, so the per-arm counts are one ValueState (`stats`: arm -> [decisions, conversions]) and the
-open decisions one MapState (`decisions`: action or customer -> [arm, time, hold-out, converted], with the
+open decisions one MapState (`decisions`: hash of the action or customer id -> [arm, time, hold-out,
+converted, id], with the
 attribution `window` as TTL). Both are checkpointed and restored like any keyed state, and a decision
 always sees every conversion that reached the operator before it: no staleness beyond the feedback's own
 delay, at the cost of running this bandit's decisions on one subtask (docs/decisions/0020).
@@ -20,6 +21,7 @@ keep, and a replay of the same input in the same order makes the same choices.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass
@@ -68,6 +70,12 @@ PORTS = (DEFAULT_PORT, "<arm name>")
 MULTI_INPUT = False
 
 
+def map_key(text: str) -> int:
+    """MapState keys are Java longs in kairos' operators: an id becomes its 63-bit blake2b hash, and the entry
+    keeps the id itself to tell a (practically impossible) collision from a match."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big") >> 1
+
+
 @dataclass
 class BanditRuntime(NodeRuntime):
     name: str
@@ -100,7 +108,7 @@ class BanditRuntime(NodeRuntime):
             stats[arm][0] += 1
             state.update(stats)
         match_key = str(ctx.get("_id")) if self.match == Match.ACTION_ID else str(ctx.get("_key"))
-        decisions.put(match_key, [arm, ts, holdout, False])
+        decisions.put(map_key(match_key), [arm, ts, holdout, False, match_key])
         out = tagged(ctx, self.name, arm, self.target, holdout=False)
         return ((DEFAULT_PORT, out), (arm, out))
 
@@ -115,16 +123,18 @@ class BanditRuntime(NodeRuntime):
             if scenario != rt.scenario or not match_key:
                 raise ValueError(f"conversion for action id {value!r}: not an action of scenario '{rt.scenario}' "
                                  "(ids are scenario:node:event)")
-        decision = decisions.get(match_key)
+        decision = decisions.get(map_key(match_key))
+        if decision is not None and decision[4] != match_key:
+            decision = None  # another id with the same 63-bit hash (about 1 in 10^18 per pair): unknown
         if decision is None and self.match == Match.CUSTOMER:
             return  # customers the bandit never chose for convert too (other variants, organic): not an error
         if decision is None:
             raise ValueError(f"conversion for an unknown {self.match} {value!r}: bandit '{self.name}' made no "
                              "decision for it within its window")
-        arm, when, holdout, converted = decision
+        arm, when, holdout, converted, _ = decision
         if converted or holdout:  # one conversion per decision; a hold-out's teaches nothing about an arm
             return
-        decisions.put(match_key, [arm, when, holdout, True])
+        decisions.put(map_key(match_key), [arm, when, holdout, True, match_key])
         stats[arm][1] += 1
         state.update(stats)
 
