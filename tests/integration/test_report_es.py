@@ -22,7 +22,7 @@ from jobs.report.data import Match
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-T0 = 1_793_613_600_000  # 2026-11-02T12:00:00Z
+T0 = 1_793_613_600_000  # 2026-11-02T10:00:00Z
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 
 
