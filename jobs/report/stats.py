@@ -25,7 +25,8 @@ def wilson(successes: int, trials: int, z: float = Z95) -> Interval | None:
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+    # at 0 or all successes a bound equals the rate exactly; rounding must not put it on the wrong side
+    return Interval(p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def difference(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> Interval | None:

@@ -15,6 +15,10 @@ def test_wilson_matches_the_textbook_tables():
         got = wilson(k, n)
         assert math.isclose(got.low, low, abs_tol=1e-4) and math.isclose(got.high, high, abs_tol=1e-4), (k, n, got)
     assert wilson(0, 0) is None
+    for n in range(1, 400):  # the bounds never cross the rate, even by rounding (matplotlib refuses that)
+        for k in (0, n):
+            got = wilson(k, n)
+            assert got.low <= got.estimate <= got.high and (got.low == 0.0 if k == 0 else got.high == 1.0)
 
 
 def test_newcombe_difference_matches_the_paper():
