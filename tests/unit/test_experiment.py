@@ -170,3 +170,17 @@ def test_changing_weights_moves_only_the_customers_it_must(old, new, minimal):
     for k in keys[:5000]:
         before, after = assign("exp", k, old), assign("exp", k, new)
         assert not (before in untouched and after in untouched and before != after)
+
+
+def test_a_null_key_is_a_dead_letter_and_counts_add_up():
+    result = run("""\
+        nodes:
+          - {id: ab, type: experiment, key: "if(amount > 5, null, customer_id)", variants: {a: 1, b: 1}}
+          - {id: send, type: action, channel: sms, payload: {v: variant}}
+        """, [{"id": "e1", "customer_id": "c1", "amount": 9.0, "ts": 0},
+              {"id": "e2", "customer_id": "c2", "amount": 1.0, "ts": 1}])
+    assert [d["error"] for d in result.dead_letter] == [
+        "the experiment key is null: the event cannot be assigned a variant"]
+    assert result.dead_letter[0]["raw"]["id"] == "e1" and [a["event_id"] for a in result.actions] == ["e2"]
+    counts = result.counts["ab"]
+    assert (counts["in"], counts["out"], counts["dead_letter"]) == (2, 1, 1)
