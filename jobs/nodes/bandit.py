@@ -4,10 +4,10 @@ A bandit's statistics are global (one posterior per arm for everyone), while Fli
 Here the node is keyed by a constant, its name: every decision and every conversion of one bandit goes to
 the same key, so the per-arm counts are one ValueState (`stats`: arm -> [decisions, conversions]) and the
 open decisions one MapState (`decisions`: hash of the action or customer id -> [arm, time, hold-out,
-converted, id], with the
-attribution `window` as TTL). Both are checkpointed and restored like any keyed state, and a decision
-always sees every conversion that reached the operator before it: no staleness beyond the feedback's own
-delay, at the cost of running this bandit's decisions on one subtask (docs/decisions/0020).
+converted, id], with the attribution `window` as TTL). Both are checkpointed and restored like any keyed
+state, and a decision always sees every conversion that reached the operator before it: no staleness
+beyond the feedback's own delay, at the cost of running this bandit's decisions on one subtask
+(docs/decisions/0020).
 
 A conversion naming an action id the bandit has no decision for is a dead letter (a wrong id, another
 scenario's, or one older than `window`); by customer, a customer it never chose for is no error (they
