@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from jobs.compiler import params as P
 from jobs.compiler.expr import CompiledExpr
 from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
-from jobs.nodes.outputs import iso_ms, jsonable, raw_input
+from jobs.nodes.outputs import ContactKind, iso_ms, jsonable, raw_input
 from jobs.nodes.policy import PolicyRuntime, Reason, compile_policy
 from jobs.nodes.policy_cancel import Cancel, compile_cancel
 from jobs.nodes.variants import HOLDOUT, contact_detection, tag_record
@@ -59,12 +59,12 @@ def send(record: dict, key, event: dict, holdout: bool, rt: Runtime) -> None:
     """The action goes out, unless its event is in a hold-out group: then only the would-be contact is
     recorded. Under an experiment a sent action leaves a `contact` detection too (see variants.py)."""
     if holdout:
-        rt.emit("detected", contact_detection(record, key, event, "holdout", would_have_sent=True,
+        rt.emit("detected", contact_detection(record, key, event, ContactKind.HOLDOUT, would_have_sent=True,
                                               payload=record["payload"]))
         return
     rt.emit("action", record)
     if "experiments" in record:
-        rt.emit("detected", contact_detection(record, key, event, "contact", would_have_sent=False))
+        rt.emit("detected", contact_detection(record, key, event, ContactKind.CONTACT, would_have_sent=False))
 
 
 @dataclass

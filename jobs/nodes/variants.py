@@ -24,11 +24,11 @@ from typing import Any
 from jobs.compiler.errors import Location
 from jobs.compiler.loader import YList, YMap
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Ctx
-from jobs.nodes.outputs import jsonable
+from jobs.nodes.outputs import CONTROL_VARIANT, jsonable
 
 EXPERIMENTS = "_experiments"
 HOLDOUT = "_holdout"
-CONTROL = "control"
+CONTROL = CONTROL_VARIANT
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SCALE = float(2**64)
 

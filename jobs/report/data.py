@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from jobs.nodes.variants import CONTROL
+from jobs.nodes.outputs import CONTROL_VARIANT as CONTROL
+from jobs.nodes.outputs import ContactKind
 from jobs.runtime.decode import parse_time_value
 
-CONTACT_KINDS = ("contact", "holdout")
+CONTACT_KINDS = tuple(ContactKind)
 PAGE = 1000
 Progress = Callable[[int, int], None]  # (documents read so far, total)
 
@@ -150,7 +151,7 @@ def tally(contacts: list[Contact], converted: set[str]) -> dict[tuple[str, str],
     table: dict[tuple[str, str], dict[str, Group]] = defaultdict(lambda: defaultdict(Group))
     for c in contacts:
         for experiment, variant in c.experiments.items():
-            if c.kind == "holdout" and variant != CONTROL:
+            if c.kind == ContactKind.HOLDOUT and variant != CONTROL:
                 continue
             group = table[(c.scenario, experiment)][variant]
             group.contacts += 1
@@ -162,7 +163,7 @@ def shares_over_time(contacts: list[Contact], bucket_ms: int) -> dict[tuple[str,
     """(scenario, experiment) -> bucket start (epoch ms) -> variant -> contacts sent in that bucket."""
     out: dict[tuple[str, str], dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for c in contacts:
-        if c.kind != "contact":
+        if c.kind != ContactKind.CONTACT:
             continue
         start = c.time_ms - c.time_ms % bucket_ms
         for experiment, variant in c.experiments.items():

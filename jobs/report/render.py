@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobs.nodes.variants import CONTROL
+from jobs.nodes.outputs import CONTROL_VARIANT as CONTROL
 from jobs.report.data import Group
 from jobs.report.stats import Interval, difference, wilson
 
