@@ -184,4 +184,5 @@ def test_bad_parameters_at_their_place():
                             "scenario (did you mean 'conversions'?)") for f in found)
     assert "s.yaml:22:15: arm name 'out' is reserved (it is a port of its own)" in found
     assert any(f.startswith("s.yaml:23:47: feedback customer: unknown name 'nope'") for f in found), found
-    assert any(f.startswith("s.yaml:28:15: source 'tx' already reaches 'pick3'") for f in found), found
+    assert "s.yaml:28:15: source 'tx' already reaches 'pick3' through 'from': the events it reads besides its " \
+           "input (cancel_if, feedback) must come from a source of their own" in found
