@@ -33,7 +33,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 
 def _when(text: str | None, now_ms: int) -> int | None:
-    from jobs.compiler.params import parse_duration_ms
+    from jobs.lang.params import parse_duration_ms
     from jobs.runtime.decode import parse_time_value
 
     if text is None:
@@ -45,9 +45,9 @@ def _when(text: str | None, now_ms: int) -> int | None:
 def _report(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from jobs.compiler.params import parse_duration_ms
-    from jobs.connect.naming import Naming
-    from jobs.connect.settings import SettingsError, load_connections
+    from jobs.config.naming import Naming
+    from jobs.config.settings import SettingsError, load_connections
+    from jobs.lang.params import parse_duration_ms
     from jobs.report.build import Options, make_report
     from jobs.report.data import Match
 

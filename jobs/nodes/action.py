@@ -14,11 +14,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.nodes.base import (
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Output,
+    Runtime,
+    StateKind,
+    StateSpec,
+)
 from jobs.nodes.outputs import ContactKind, iso_ms, jsonable, raw_input
-from jobs.nodes.policy import PolicyRuntime, Reason, compile_policy
+from jobs.nodes.policy import PolicyRuntime, Reason, Verdict, compile_policy
 from jobs.nodes.policy_cancel import Cancel, compile_cancel
 from jobs.nodes.variants import HOLDOUT, contact_detection, tag_record
 
@@ -42,6 +53,7 @@ PARAMS = [
 ]
 PORTS = ()
 MULTI_INPUT = False
+FAMILY = Family.ACTION
 CANCELLED_PORT = "cancel"  # where cancelling events leave: no node reads it, so the executor counts `filtered`
 
 
@@ -59,12 +71,12 @@ def send(record: dict, key, event: dict, holdout: bool, rt: Runtime) -> None:
     """The action goes out, unless its event is in a hold-out group: then only the would-be contact is
     recorded. Under an experiment a sent action leaves a `contact` detection too (see variants.py)."""
     if holdout:
-        rt.emit("detected", contact_detection(record, key, event, ContactKind.HOLDOUT, would_have_sent=True,
+        rt.emit(Output.DETECTED, contact_detection(record, key, event, ContactKind.HOLDOUT, would_have_sent=True,
                                               payload=record["payload"]))
         return
-    rt.emit("action", record)
+    rt.emit(Output.ACTIONS, record)
     if "experiments" in record:
-        rt.emit("detected", contact_detection(record, key, event, ContactKind.CONTACT, would_have_sent=False))
+        rt.emit(Output.DETECTED, contact_detection(record, key, event, ContactKind.CONTACT, would_have_sent=False))
 
 
 @dataclass
@@ -76,6 +88,9 @@ class ActionRuntime(NodeRuntime):
     cancel: Cancel | None = None
     policy: PolicyRuntime | None = None
     offer: CompiledExpr | None = None
+
+    def channels(self) -> tuple[str, ...]:
+        return (self.channel,)
 
     @property
     def waits(self) -> bool:
@@ -149,10 +164,10 @@ class ActionRuntime(NodeRuntime):
                 return
         if self.policy is not None:
             verdict, value = self.policy.decide(entry, t, rt)
-            if verdict == "hold":  # quiet hours: try again when they end (cap and cooldown are checked then)
+            if verdict == Verdict.HOLD:  # quiet hours: try again when they end (cap and cooldown are checked then)
                 self._schedule({**entry, "held": True}, value, rt)
                 return
-            if verdict == "suppress":
+            if verdict == Verdict.SUPPRESS:
                 self._suppressed(entry, t, value, rt)
                 return
             self.policy.record(entry, t, rt)  # a hold-out too: it must meet the same cooldowns as if sent
@@ -163,7 +178,7 @@ class ActionRuntime(NodeRuntime):
         fields = {"reason": str(reason), "channel": self.channel, "to": record["to"], **extra}
         if "offer" in entry:
             fields["offer"] = entry["offer"]
-        rt.emit("detected", {
+        rt.emit(Output.DETECTED, {
             "id": f"{rt.scenario}:{self.id}:{entry['id']}", "scenario": rt.scenario, "node": self.id,
             "kind": "action_cancelled" if reason == Reason.CANCELLED else "contact_suppressed",
             "key": jsonable(entry["key"]), "event_id": entry["id"], "time": iso_ms(t),
@@ -172,9 +187,9 @@ class ActionRuntime(NodeRuntime):
         })
 
     def state_specs(self) -> list[StateSpec]:
-        specs = [StateSpec(self.id, "pending", "map")] if self.waits else []
+        specs = [StateSpec(self.id, "pending", StateKind.MAP)] if self.waits else []
         if self.cancel is not None:
-            specs.append(StateSpec(self.id, "cancellers", "map"))
+            specs.append(StateSpec(self.id, "cancellers", StateKind.MAP))
         return specs + (self.policy.state_specs() if self.policy is not None else [])
 
 

@@ -27,16 +27,27 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr, compile_expression
-from jobs.compiler.loader import YList, YMap
-from jobs.compiler.params import Value
-from jobs.compiler.types import STRING
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr, compile_expression
+from jobs.lang.loader import YList, YMap
+from jobs.lang.params import Value
+from jobs.lang.types import STRING
+from jobs.nodes.base import (
+    DEFAULT_PORT,
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Runtime,
+    StateKind,
+    StateSpec,
+)
 from jobs.nodes.variants import HOLDOUT, read_names, tagged
 
 TYPE = "bandit"
-FAMILY = "decide"
+FAMILY = Family.DECIDE
 FEEDBACK_PORT = "feedback"  # where conversion events leave: no node reads it, so they count as `filtered`
 
 
@@ -139,7 +150,8 @@ class BanditRuntime(NodeRuntime):
         state.update(stats)
 
     def state_specs(self) -> list[StateSpec]:
-        return [StateSpec(self.id, "stats", "value"), StateSpec(self.id, "decisions", "map", self.window_ms)]
+        return [StateSpec(self.id, "stats", StateKind.VALUE),
+                StateSpec(self.id, "decisions", StateKind.MAP, self.window_ms)]
 
 
 def summary(data: dict) -> str:

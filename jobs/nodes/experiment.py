@@ -16,15 +16,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.loader import YMap
-from jobs.compiler.types import STRING
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.loader import YMap
+from jobs.lang.types import STRING
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Runtime
 from jobs.nodes.variants import CONTROL, assign, read_names, tagged
 
 TYPE = "experiment"
-FAMILY = "switch"
+FAMILY = Family.FILTER
 DOC = ("Splits customers into named variants by a stable hash of (experiment name, key): `variants: {a: 50, b: 50}` "
        "(weights), `control: 10` holds out a control group that gets no action (a `holdout` detection with "
        "would_have_sent: true instead). The event leaves on `out` and on its variant's port, with the variant in "

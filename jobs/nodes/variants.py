@@ -21,8 +21,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from jobs.compiler.errors import Location
-from jobs.compiler.loader import YList, YMap
+from jobs.lang.errors import Location
+from jobs.lang.loader import YList, YMap
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Ctx
 from jobs.nodes.outputs import CONTROL_VARIANT, jsonable
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.connect.naming import Naming
-from jobs.connect.settings import KafkaSettings, load_connections
+from jobs.config.naming import Naming
+from jobs.config.settings import KafkaSettings, load_connections
 from jobs.connect.topics import ensure_topics, produce
 from jobs.report.build import Options, make_report
 from jobs.runtime.decode import parse_time_value

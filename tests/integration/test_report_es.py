@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from jobs.config.naming import Naming
+from jobs.config.settings import load_connections
 from jobs.connect.es_template import ensure_index_template, template_name
-from jobs.connect.naming import Naming
-from jobs.connect.settings import load_connections
 from jobs.nodes.outputs import iso_ms
 from jobs.report.build import Options, make_report
 from jobs.report.data import Match

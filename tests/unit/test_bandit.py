@@ -13,9 +13,9 @@ from collections import Counter
 
 import pytest
 
-from jobs.compiler.errors import ScenarioError
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.lang.errors import ScenarioError
 from jobs.runtime.harness import Harness
 from tests.experiment_oracle import replay
 

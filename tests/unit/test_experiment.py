@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
-from jobs.compiler.errors import ScenarioError
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.lang.errors import ScenarioError
 from jobs.nodes.variants import assign, unit_hash
 from jobs.runtime.harness import run_in_process
 from tests.experiment_oracle import assign as oracle
