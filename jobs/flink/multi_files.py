@@ -166,7 +166,12 @@ def run_many_files(plans: list[Plan], files: dict[str, str], out_dir: str,
     counts_dir = os.path.join(work, "counts")
     multi = plan_many(plans, file_input_id(files), fuse=parallelism == 1, counts_dir=counts_dir)
     options = JobOptions(parallelism=parallelism, deterministic=True, counts_dir=counts_dir,
-                         checkpoint_interval_ms=1000, extra_config={"restart-strategy.type": "none"},
+                         checkpoint_interval_ms=1000, extra_config={
+                             "restart-strategy.type": "none",
+                             # each scenario keeps its own keyed state (e.g. its copy of a changelog): 10 bank
+                             # copies' checkpoint is 8 MB, over the JobManager's 5 MB in-memory limit
+                             "execution.checkpointing.storage": "filesystem",
+                             "execution.checkpointing.dir": f"file://{os.path.abspath(work)}/checkpoints"},
                          bundle_size=FILE_BUNDLE_SIZE, bundle_time_ms=FILE_BUNDLE_TIME_MS)
     env = make_environment(options)
     inputs, outputs = MultiFileInputs(files, work), MultiFileOutputs(out_dir)

@@ -38,7 +38,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def make_events(path: Path, n: int = 1500, seed: int = 11) -> None:
+def make_events(path: Path, n: int = 1500, seed: int = 11, late: bool = True) -> None:
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -50,7 +50,7 @@ def make_events(path: Path, n: int = 1500, seed: int = 11) -> None:
             "country": rng.choice(["PL", "DE", "FR"]), "ts": _iso(ts)}))
     rows.sort(key=lambda r: r[0])  # arrival order: times shuffled within 25 s
     lines = [json.dumps(r) for _, r in rows]
-    for at in range(100, n, 300):  # far behind the watermark: late where time matters
+    for at in range(100, n, 300) if late else ():  # far behind the watermark: late where time matters
         late = dict(rows[at][1], txn_id=f"late{at}", ts=_iso(BASE_MS + at * 4_000 - 600_000))
         lines.insert(at, json.dumps(late))
     lines.insert(50, "{not json")
