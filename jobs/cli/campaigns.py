@@ -2,6 +2,7 @@
 
   kairos run DIR --events atm=events.jsonl --changelog profiles=profiles.jsonl --out out/   (OUT/<scenario>/)
   kairos run DIR --kafka HOST:PORT --es URL [--job-name NAME]                               (one Kafka job)
+  kairos erase CUSTOMER_KEY --kafka HOST:PORT --es URL [--prefix P]      (GDPR: state and detections of a key)
 A source name means one input for every scenario that declares it: `--events atm=FILE` feeds them all.
 """
 
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from jobs.cli.registry import console, parse_pairs, print_errors
+from jobs.cli.registry import command, console, parse_pairs, print_errors
 from jobs.compiler.errors import ScenarioError
 
 
@@ -29,9 +30,10 @@ def scenario_files(paths: list[str]) -> list[str]:
     return found
 
 
-def one_or_many(paths: list[str]) -> list[str] | None:
-    """None when the arguments name one scenario file (the single-scenario commands apply), else the files."""
-    if len(paths) == 1 and not Path(paths[0]).is_dir():
+def one_or_many(paths: list[str], job: str | None = None) -> list[str] | None:
+    """None when the arguments name one scenario file (the single-scenario commands apply), else the files.
+    `--job-name` makes even one scenario a campaigns job (which obeys erase requests: `kairos erase`)."""
+    if len(paths) == 1 and not Path(paths[0]).is_dir() and not job:
         return None
     return scenario_files(paths)
 
@@ -172,3 +174,38 @@ def _run_connected(args: argparse.Namespace, plans, name: str) -> int:
     if not quiet:
         print(f"kairos run: stopped after {seconds:.1f}s", file=sys.stderr)
     return 0
+
+
+# -- erase ------------------------------------------------------------------------------------------
+def _erase_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("keys", nargs="+", metavar="KEY", help="the key(s) to forget (e.g. a customer id)")
+    p.add_argument("--kafka", required=True, metavar="HOST:PORT", help="Kafka bootstrap servers")
+    p.add_argument("--es", metavar="URL", help="Elasticsearch: delete the key's detections")
+    p.add_argument("--secrets", metavar="FILE", action="append", default=[])
+    p.add_argument("--prefix", default="", help="the jobs' --prefix")
+    p.add_argument("--wait-s", type=float, default=120.0,
+                   help="how long to wait for the running jobs to commit past the request (default 120)")
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from jobs.connect.erase import erase
+    from jobs.connect.settings import SettingsError, load_connections
+
+    try:
+        conns = load_connections(args.kafka, args.es, args.secrets)
+    except SettingsError as exc:
+        print(f"kairos erase: {exc}", file=sys.stderr)
+        return 2
+    waiting = False
+    for key in args.keys:
+        report = erase(conns, args.prefix, key, wait_s=args.wait_s)
+        print(json.dumps(report.__dict__))
+        waiting = waiting or bool(report.groups_waiting) or not report.groups_done or bool(report.remaining_documents)
+    if waiting:
+        print("kairos erase: not every job confirmed (or documents remain): run it again", file=sys.stderr)
+        return 1
+    return 0
+
+
+command("erase", "forget a key: clear its state in the running campaign jobs and delete its detections")(
+    (_erase_args, _erase))

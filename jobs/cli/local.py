@@ -58,7 +58,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from jobs.cli.campaigns import one_or_many, run_many
 
-    many = one_or_many(args.scenario)  # [multi] several scenarios or a directory: one job (campaigns.py)
+    many = one_or_many(args.scenario, args.job_name)  # [multi] several scenarios or a directory: one job (campaigns.py)
     if many is not None:
         return run_many(args, many)
     args.scenario = args.scenario[0]

@@ -18,6 +18,8 @@ from jobs.compiler.plan import Plan
 from jobs.connect.naming import Naming
 from jobs.connect.runner import ConnectOptions, _outputs, prepare  # noqa: PLC2701
 from jobs.connect.settings import Connections
+from jobs.flink.control import CONTROL_TOPIC, control_source
+from jobs.flink.multi_ops import CONTROL
 
 
 def kafka_input_id(prefix: str = ""):
@@ -65,8 +67,11 @@ class MultiKafkaInputs:
             if input_id not in self.streams:  # read once, then fanned out to every group reading it
                 one = SimpleNamespace(scenario=SimpleNamespace(name=self.job_name, sources={input_id: source}))
                 self.streams[input_id] = self.base.raw_stream(env, one)
-        streams = [self.streams[i] for i in group.inputs]
-        return streams[0].union(*streams[1:]) if len(streams) > 1 else streams[0]
+        if CONTROL not in self.streams:  # erase requests (jobs/flink/control.py): one reader for all groups
+            one = SimpleNamespace(scenario=SimpleNamespace(name=self.job_name, sources={CONTROL: control_source()}))
+            self.streams[CONTROL] = self.base.raw_stream(env, one)
+        streams = [self.streams[i] for i in group.inputs] + [self.streams[CONTROL]]
+        return streams[0].union(*streams[1:])
 
 
 class MultiKafkaOutputs:
@@ -109,8 +114,11 @@ def run_many_embedded(plans: list[Plan], conns: Connections, opts: ConnectOption
 
     prepare_python_path()
     opts.extra_config = {"restart-strategy.type": "none", **(opts.extra_config or {})}
+    from jobs.connect.topics import ensure_topics
+
     for plan in plans:
         prepare(plan, conns, opts)
+    ensure_topics(conns.kafka, [opts.prefix + CONTROL_TOPIC])
     env, _ = build_many(plans, conns, opts, job_name)
     started = time.monotonic()
     client = env.execute_async(f"kairos/{job_name}")

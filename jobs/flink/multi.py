@@ -127,6 +127,9 @@ def plan_many(plans: list[Plan], input_id, fuse: bool = False, counts_dir: str |
         by_id = {s.slot: s for s in group.slots}
         for sig in ordered:
             group.upstream[slot_of[sig]] = {slot_of[u] for u in sig[2]} if len(sig) > 1 else set()
+        for slot_id, ups in group.upstream.items():  # erase requests follow the data edges
+            for up in sorted(ups):
+                by_id[up].downstream.append(slot_id)
         for index in group.members:
             plan = plans[index]
             route_slot = {seg: slot_of[s] for seg, s in sigs[index].items()}

@@ -23,10 +23,15 @@ from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction
 
 from jobs.flink.operators import REPORT_EVERY, FlinkRuntime, _descriptor  # noqa: PLC2701
-from jobs.nodes.outputs import encode_output
+from jobs.nodes.outputs import dead_letter, encode_output
 from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram, merge_counts, unescape_key
 
 KINDS = {"action": "actions", "detected": "detected", "dead": "dead_letter"}
+CONTROL = "__control__"  # the input id of the control topic's lines (jobs/flink/control.py)
+ERASE = -1  # "scenario index" of an erase request in an envelope bundle: every scenario of the slot
+
+
+MIN_TS = -(2**63)
 
 
 def side_tag(kind: str, scenario_index: int) -> OutputTag:
@@ -55,6 +60,7 @@ class SlotProgram:
     # of a group decodes, the others share its ctx (identical source declarations: see multi.py)
     inputs: dict[str, list[list[tuple[int, str]]]] = field(default_factory=dict)
     counts_dir: str | None = None
+    downstream: list[int] = field(default_factory=list)  # keyed / merge slots this slot feeds
 
 
 def _renamed(spec, scenario: str):
@@ -93,6 +99,8 @@ class _Slot:
             self.parts.append((member, rt, executors, entry, every, counts))
         self.instance = uuid.uuid4().hex[:12]
         self.inputs = 0
+        self.control_rows: list = []  # erase requests going on to the slots downstream
+        self.erased = runtime_context.get_metrics_group().add_group("kairos").counter("erased_keys")
 
     def _report(self) -> None:
         for where, (metric, executor, reported) in self.metrics.items():
@@ -132,11 +140,17 @@ class _Slot:
         for (slot, key, ts), items in bundles.items():
             row = Row(key, (slot, items))
             yield (row, ts) if self.timed else row
+        if self.control_rows:
+            rows, self.control_rows = self.control_rows, []
+            yield from rows
 
     def _accept(self, value, ctx, key: str | None) -> None:
         """An envelope bundle from another slot: each item to its scenario's segment executor."""
         parts = self._by_index()
         for index, payload in value[1]:
+            if index == ERASE:
+                self._erase(ctx, payload)
+                continue
             _, rt, executors, _, _, _ = parts[index]
             rt.ctx, rt.key = ctx, key if key is not None else payload[2]
             executors[payload[0]].accept(payload, rt)
@@ -146,6 +160,33 @@ class _Slot:
         if found is None:
             found = self._index = {part[0].scenario_index: part for part in self.parts}
         return found
+
+    def _erase(self, ctx, request: dict) -> None:
+        """Forget the current key in every scenario of this slot: each node's keyed state (windows, profiles,
+        pending delayed actions, pattern buffers). Timers stay registered and find nothing when they fire."""
+        for _, rt, _, _, _, _ in self.parts:
+            rt.ctx = ctx
+            for state in rt.states.values():
+                state.clear()
+        self.erased.inc()
+        self._forward_erase(request)
+
+    def _forward_erase(self, request: dict) -> None:
+        for slot in self.program.downstream:
+            row = Row(request["key"], (slot, [(ERASE, request)]))
+            self.control_rows.append((row, MIN_TS) if self.timed else row)
+
+    def _control(self, line: str) -> None:
+        """A control-topic line: {"type": "erase", "key": KEY}. Anything else is a dead letter of the first
+        scenario here (node `control`), the job goes on."""
+        from jobs.flink.control import parse_control
+
+        request, error = parse_control(line)
+        if request is not None:
+            self._forward_erase(request)
+            return
+        member, _, _, entry, _, _ = self.parts[0]
+        entry.outbox.append(("dead", dead_letter(member.scenario, "control", error, line, None)))
 
     def _decode(self, input_id: str, stamps: list[int] | None, line: str, ctx, key: str | None) -> None:
         """One raw line of a shared input, decoded once per decode group, dispatched to every scenario."""
@@ -209,7 +250,10 @@ class MultiEntryFunction(_Slot, ProcessFunction):
             self._decode(input_id, _stamps(stamps), line, ctx, None)
         else:
             input_id, _, line = value.partition("\t")
-            self._decode(input_id, None, line, ctx, None)
+            if input_id == CONTROL:
+                self._control(line)
+            else:
+                self._decode(input_id, None, line, ctx, None)
         yield from self._flush()
 
 
