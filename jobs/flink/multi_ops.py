@@ -34,9 +34,15 @@ ERASE = -1  # "scenario index" of an erase request in an envelope bundle: every 
 MIN_TS = -(2**63)
 
 
+_TAGS: dict[tuple[str, int], OutputTag] = {}  # immutable tag objects, made once per (kind, scenario)
+
+
 def side_tag(kind: str, scenario_index: int) -> OutputTag:
     """The side output of one scenario's actions / detected / dead_letter (kind: the outputs.py kind)."""
-    return OutputTag(f"{KINDS.get(kind, kind)}-{scenario_index}", Types.STRING())
+    tag = _TAGS.get((kind, scenario_index))
+    if tag is None:
+        tag = _TAGS[(kind, scenario_index)] = OutputTag(f"{KINDS.get(kind, kind)}-{scenario_index}", Types.STRING())
+    return tag
 
 
 @dataclass
