@@ -24,6 +24,7 @@ from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
 from jobs.flink.job import JobOptions, _java_timestamps, _key_by_field0  # noqa: PLC2701
 from jobs.flink.multi_ops import (
+    JOINED,
     KINDS,
     Member,
     MultiEntryFunction,
@@ -174,6 +175,8 @@ class MultiInputs(Protocol):
 
 
 class MultiOutputs(Protocol):
+    """Optionally `joined = True`: one stream per kind for all scenarios, records of newline-joined JSON lines."""
+
     def attach_all(self, plans: list[Plan], sides: dict[int, dict[str, DataStream]]) -> None:
         """sides: scenario index -> {"actions" | "detected" | "dead_letter": stream of JSON text}."""
 
@@ -182,18 +185,19 @@ def build_multi_job(env: StreamExecutionEnvironment, multi: MultiPlan, inputs: M
                     outputs: MultiOutputs, options: JobOptions, job_name: str = "campaigns") -> None:
     from jobs.flink.job import _watermarks  # noqa: PLC2701
 
+    joined = getattr(outputs, "joined", False)  # file runs: all scenarios' outputs in one record per kind
     sides: dict[int, dict[str, list[DataStream]]] = {i: {k: [] for k in KINDS.values()}
-                                                     for i in range(len(multi.plans))}
+                                                     for i in ([JOINED] if joined else range(len(multi.plans)))}
     for group in multi.groups:
         first = group.slots[0]
         envelopes: dict[int, DataStream] = {}
         if first.kind == "fused":
             raw = inputs.keyed_raw_stream(env, group)  # type: ignore[attr-defined]
             out = (_key_by_field0(raw, Types.STRING())
-                   .process(MultiFusedFunction(first, escaped_keys=True), output_type=ENVELOPE))
+                   .process(MultiFusedFunction(first, escaped_keys=True, joined=joined), output_type=ENVELOPE))
         else:
             own = not getattr(inputs, "assigns_watermarks", False)
-            function = MultiEntryFunction(first, timed=own, stamped=getattr(inputs, "stamped", False))
+            function = MultiEntryFunction(first, timed=own, stamped=getattr(inputs, "stamped", False), joined=joined)
             out = inputs.raw_stream(env, group).process(function, output_type=TIMED_ENVELOPE if own else ENVELOPE)
         out = out.name(f"{job_name}/{first.kind}-{first.slot}").uid(f"{job_name}/{first.kind}-{first.slot}")
         if first.kind == "entry" and not getattr(inputs, "assigns_watermarks", False):
@@ -202,7 +206,7 @@ def build_multi_job(env: StreamExecutionEnvironment, multi: MultiPlan, inputs: M
             envelopes[first.slot] = _java_timestamps(out, strategy).name(f"{job_name}/watermarks-{first.slot}")
         else:
             envelopes[first.slot] = out
-        _sides(out, first, sides)
+        _sides(out, first, sides, joined)
         fan_out = {s.slot: sum(1 for ups in group.upstream.values() if s.slot in ups) for s in group.slots}
         for slot in group.slots[1:]:
             feeds = []
@@ -213,13 +217,13 @@ def build_multi_job(env: StreamExecutionEnvironment, multi: MultiPlan, inputs: M
                 feeds.append(stream)
             merged = feeds[0].union(*feeds[1:]) if len(feeds) > 1 else feeds[0]
             if slot.kind == "keyed":
-                out = _key_by_field0(merged).process(MultiSegmentFunction(slot), output_type=ENVELOPE)
+                out = _key_by_field0(merged).process(MultiSegmentFunction(slot, joined=joined), output_type=ENVELOPE)
             else:
-                out = merged.process(MultiMergeFunction(slot), output_type=ENVELOPE)
+                out = merged.process(MultiMergeFunction(slot, joined=joined), output_type=ENVELOPE)
             uid = f"{job_name}/{slot.kind}-{slot.slot}-{slot.members[0].segments[0].order[0]}"
             out = out.name(uid).uid(uid)
             envelopes[slot.slot] = out
-            _sides(out, slot, sides)
+            _sides(out, slot, sides, joined)
 
     def union(streams: list[DataStream]) -> DataStream | None:
         if not streams:
@@ -229,7 +233,7 @@ def build_multi_job(env: StreamExecutionEnvironment, multi: MultiPlan, inputs: M
     outputs.attach_all(multi.plans, {i: {k: union(v) for k, v in per.items()} for i, per in sides.items()})
 
 
-def _sides(out: DataStream, slot: SlotProgram, sides) -> None:
-    for index in sorted({m.scenario_index for m in slot.members}):
+def _sides(out: DataStream, slot: SlotProgram, sides, joined: bool) -> None:
+    for index in [JOINED] if joined else sorted({m.scenario_index for m in slot.members}):
         for kind, name in KINDS.items():
             sides[index][name].append(out.get_side_output(side_tag(kind, index)))

@@ -109,6 +109,8 @@ class MultiFileInputs:
 class MultiFileOutputs:
     """One FileSink per output kind for all scenarios; `collect` splits by each record's scenario."""
 
+    joined = True  # records are newline-joined JSON lines: written as lines (multi_ops._Slot)
+
     def __init__(self, out_dir: str):
         self.out_dir = out_dir
         self.parts = os.path.join(out_dir, ".parts")
