@@ -162,7 +162,7 @@ def _decode_groups(plans: list[Plan], group: InputGroup, reads, entry_slot: Slot
                 if read != input_id:
                     continue
                 source = plans[index].scenario.sources[name]
-                same = (name, source.kind, source.key, source.time, source.id,
+                same = (name, source.kind, source.key, source.time, source.id, tuple(sorted(source.pii)),
                         tuple((f, str(t)) for f, t in source.schema.fields.items()))
                 decoders.setdefault(same, []).append((position[index], name))
         entry_slot.inputs[input_id] = list(decoders.values())

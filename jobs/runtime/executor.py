@@ -17,7 +17,7 @@ from typing import Any
 from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
 from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Runtime
-from jobs.nodes.outputs import dead_letter, raw_input
+from jobs.nodes.outputs import dead_letter, mask_raw, raw_input
 from jobs.runtime.decode import DecodeError, check_event_time, parse_json, record_decoder
 from jobs.runtime.rawline import MARK, unwrap_line
 
@@ -165,7 +165,8 @@ class Executor:
             event = event_id(source, data, raw)
         except Exception as exc:  # noqa: BLE001 - whatever a line holds, it is its own dead letter
             counts["dead_letter"] += 1
-            self.outbox.append(("dead", dead_letter(self.p.scenario, source_name, _describe(exc), raw, None)))
+            shown = mask_raw(raw, source.pii) if source.pii else raw  # [multi] pii fields masked
+            self.outbox.append(("dead", dead_letter(self.p.scenario, source_name, _describe(exc), shown, None)))
             return None
         untimed, ts = ts is None, ts if ts is not None else 0
         ctx.update(_src=source_name, _key=str(key), _id=event, _ts=ts,
@@ -176,6 +177,8 @@ class Executor:
                 ctx["_untimed"] = True
         if stamp is not None:
             ctx["_wm"] = stamp
+        if source.pii:
+            ctx["_pii"] = source.pii  # outputs.raw_input masks these fields
         counts["out"] += 1
         return ctx
 
