@@ -14,8 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from jobs.cli.registry import command, console, parse_pairs, print_errors
-from jobs.compiler.errors import ScenarioError
+from jobs.cli.registry import command, console, print_errors
+from jobs.lang.errors import ScenarioError
+from jobs.runtime.files import parse_pairs
 
 
 def scenario_files(paths: list[str]) -> list[str]:
@@ -144,9 +145,9 @@ def _print_summary(out, summary, out_dir: str) -> None:
 
 def _run_connected(args: argparse.Namespace, plans, name: str) -> int:
     from jobs.cli.connect import _options  # noqa: PLC2701 - the same options as a single-scenario run
+    from jobs.config.settings import SettingsError, load_connections
     from jobs.connect.multi_runner import run_many_embedded
     from jobs.connect.runner import describe
-    from jobs.connect.settings import SettingsError, load_connections
 
     try:
         conns = load_connections(args.kafka, args.es, args.secrets)
@@ -188,8 +189,8 @@ def _erase_args(p: argparse.ArgumentParser) -> None:
 
 
 def _erase(args: argparse.Namespace) -> int:
+    from jobs.config.settings import SettingsError, load_connections
     from jobs.connect.erase import erase
-    from jobs.connect.settings import SettingsError, load_connections
 
     try:
         conns = load_connections(args.kafka, args.es, args.secrets)

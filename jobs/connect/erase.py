@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from jobs.connect.settings import Connections
+from jobs.config.settings import Connections
 from jobs.flink.control import CONTROL_TOPIC, erase_request
 
 FLUSH_WAIT_S = 3.0  # jobs/flink/es_io.py flushes its buffer 200 ms after its first document; retries take longer
@@ -67,7 +67,7 @@ def control_groups(conns: Connections, topic: str) -> dict[str, int]:
 
 def delete_documents(conns: Connections, prefix: str, key: str) -> tuple[int, int]:
     """(deleted, remaining) detections of `key` in the prefix's detection indices."""
-    from jobs.connect.naming import Naming
+    from jobs.config.naming import Naming
 
     pattern = Naming("x", prefix).index_pattern
     es = conns.es.client()

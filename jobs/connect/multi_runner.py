@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
-from jobs.compiler.model import Source
 from jobs.compiler.plan import Plan
-from jobs.connect.naming import Naming
+from jobs.config.naming import Naming
+from jobs.config.settings import Connections
 from jobs.connect.runner import ConnectOptions, _outputs, prepare  # noqa: PLC2701
-from jobs.connect.settings import Connections
 from jobs.flink.control import CONTROL_TOPIC, control_source
 from jobs.flink.multi_ops import CONTROL
+from jobs.lang.model import Source
 
 
 def kafka_input_id(prefix: str = ""):

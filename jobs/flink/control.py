@@ -15,8 +15,8 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from jobs.compiler.model import Source
-from jobs.compiler.types import RecordType
+from jobs.lang.model import Source, SourceKind
+from jobs.lang.types import RecordType
 from jobs.runtime.rawline import MARK, unwrap_line
 
 CONTROL_TOPIC = "kairos.control"
@@ -29,7 +29,7 @@ def control_source() -> Source:
     released, its timer being behind a watermark that does not move again). So it is timed by a field no
     request has (minimum time: the watermark stays at the minimum) and idle after 1 s, when the union's
     watermark ignores it again."""
-    return Source(name="control", kind="events", schema=RecordType({}), key="key", time="_no_time", id="id",
+    return Source(name="control", kind=SourceKind.EVENTS, schema=RecordType({}), key="key", time="_no_time", id="id",
                   out_of_orderness_ms=0, idleness_ms=IDLE_MS, topic=CONTROL_TOPIC, ttl_ms=None, loc=None)
 
 

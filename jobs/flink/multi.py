@@ -20,8 +20,8 @@ from typing import Protocol
 from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
-from jobs.compiler.model import Source
 from jobs.compiler.plan import ENTRY, Plan
+from jobs.compiler.program import make_program
 from jobs.flink.job import JobOptions, _java_timestamps, _key_by_field0  # noqa: PLC2701
 from jobs.flink.multi_ops import (
     JOINED,
@@ -35,7 +35,7 @@ from jobs.flink.multi_ops import (
     side_tag,
 )
 from jobs.flink.operators import ENVELOPE, TIMED_ENVELOPE
-from jobs.runtime.executor import make_program
+from jobs.lang.model import Source
 
 
 class MultiPlanError(ValueError):

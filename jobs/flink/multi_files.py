@@ -24,10 +24,10 @@ from pyflink.common.serialization import Encoder
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSink, FileSource, StreamFormat
 
-from jobs.compiler.model import Source
 from jobs.compiler.plan import Plan
 from jobs.flink.files_io import MAX_SQL_MS, MIN_SQL_MS, OUTPUT_FILES, _record, sql_minus_ms, write_jsonl
 from jobs.flink.multi import InputGroup, MultiPlanError, plan_many
+from jobs.lang.model import Source
 from jobs.runtime.executor import Stamps, escape_key, merge_counts
 from jobs.runtime.files import InputError, canonical, timed_inputs
 
