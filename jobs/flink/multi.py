@@ -53,7 +53,8 @@ class InputGroup:
     @property
     def sources(self) -> SimpleNamespace:
         """A scenario-shaped view of the group's inputs (what files.timed_inputs reads)."""
-        return SimpleNamespace(sources={i: s for i, (_, s) in self.inputs.items()})
+        return SimpleNamespace(sources={i: s for i, (_, s) in self.inputs.items()},
+                               max_out_of_orderness_ms=max(self.stamp_ooo_ms, default=0))
 
 
 @dataclass
@@ -201,8 +202,7 @@ def build_multi_job(env: StreamExecutionEnvironment, multi: MultiPlan, inputs: M
             out = inputs.raw_stream(env, group).process(function, output_type=TIMED_ENVELOPE if own else ENVELOPE)
         out = out.name(f"{job_name}/{first.kind}-{first.slot}").uid(f"{job_name}/{first.kind}-{first.slot}")
         if first.kind == "entry" and not getattr(inputs, "assigns_watermarks", False):
-            strategy = _watermarks(SimpleNamespace(scenario=SimpleNamespace(sources={
-                i: s for i, (_, s) in group.inputs.items()})))
+            strategy = _watermarks(SimpleNamespace(scenario=group.sources))
             envelopes[first.slot] = _java_timestamps(out, strategy).name(f"{job_name}/watermarks-{first.slot}")
         else:
             envelopes[first.slot] = out

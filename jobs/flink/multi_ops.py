@@ -16,67 +16,30 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from dataclasses import dataclass, field
 
-from pyflink.common import Row, Types
-from pyflink.datastream import OutputTag
+from pyflink.common import Row
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction
 
+from jobs.flink.multi_program import (  # noqa: F401 - re-exported for multi.py
+    _KIND_OF,
+    CONTROL,
+    ERASE,
+    JOINED,
+    KINDS,
+    MIN_TS,
+    Member,
+    SlotProgram,
+    side_tag,
+)
 from jobs.flink.operators import REPORT_EVERY, FlinkRuntime, _descriptor  # noqa: PLC2701
 from jobs.nodes.outputs import dead_letter, encode_output
-from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram, merge_counts, unescape_key
-
-KINDS = {"action": "actions", "detected": "detected", "dead": "dead_letter"}
-_KIND_OF = {name: kind for kind, name in KINDS.items()}
-CONTROL = "__control__"  # the input id of the control topic's lines (jobs/flink/control.py)
-ERASE = -1  # "scenario index" of an erase request in an envelope bundle: every scenario of the slot
-
-
-MIN_TS = -(2**63)
-
-
-_TAGS: dict[tuple[str, int], OutputTag] = {}  # immutable tag objects, made once per (kind, scenario)
-
-
-def side_tag(kind: str, scenario_index: int) -> OutputTag:
-    """The side output of one scenario's actions / detected / dead_letter (kind: the outputs.py kind)."""
-    tag = _TAGS.get((kind, scenario_index))
-    if tag is None:
-        tag = _TAGS[(kind, scenario_index)] = OutputTag(f"{KINDS.get(kind, kind)}-{scenario_index}", Types.STRING())
-    return tag
-
-
-@dataclass
-class Member:
-    """One scenario's part of a slot: the segment programs it runs there (and its entry, in an entry slot)."""
-
-    scenario_index: int
-    scenario: str
-    segments: list[SegmentProgram] = field(default_factory=list)
-    entry: SegmentProgram | None = None
-    stamp_index: int = 0  # file runs: which of the line's stamps is this scenario's watermark
-    route_slot: dict[int, int] = field(default_factory=dict)  # target segment index -> slot id
-
-
-@dataclass
-class SlotProgram:
-    slot: int
-    kind: str  # "entry", "fused", "keyed" or "merge"
-    members: list[Member]
-    # entry / fused slots: input id -> decode groups, each [(member position, source name), ...]; the first
-    # of a group decodes, the others share its ctx (identical source declarations: see multi.py)
-    inputs: dict[str, list[list[tuple[int, str]]]] = field(default_factory=dict)
-    counts_dir: str | None = None
-    downstream: list[int] = field(default_factory=list)  # keyed / merge slots this slot feeds
+from jobs.runtime.executor import COUNTERS, Executor, merge_counts, unescape_key
 
 
 def _renamed(spec, scenario: str):
     from dataclasses import replace
 
     return _descriptor(replace(spec, node_id=f"{scenario}/{spec.node_id}"))
-
-
-JOINED = -1  # side_tag index of the joined outputs of all scenarios (file runs: one record per kind and input)
 
 
 class _Slot:
