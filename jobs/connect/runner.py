@@ -98,9 +98,9 @@ def build(plan: Plan, conns: Connections, opts: ConnectOptions, embedded: bool =
 
     The job gets `conns.for_job()`: secrets by reference only (decision 0011); SettingsError when a secret has
     no place the running job can read it from."""
-    from jobs.flink.contacts_io import io_classes
+    from jobs.flink.contacts_io import enable_publishing, io_classes
     from jobs.flink.job import JobOptions, build_job, make_environment
-    from jobs.flink.kafka_io import TableEnv
+    from jobs.flink.kafka_io import KafkaOutputs, TableEnv
 
     conns = conns.for_job(embedded)
 
@@ -111,7 +111,10 @@ def build(plan: Plan, conns: Connections, opts: ConnectOptions, embedded: bool =
                              extra_config=dict(opts.extra_config or {}), embedded=embedded)
     env = make_environment(job_options)
     tables = TableEnv(env)
-    inputs = io_classes(plan)[0](conns.kafka, opts.naming(plan), tables, opts.start, opts.bounded)
+    inputs_class, outputs_class = io_classes(plan)
+    if outputs_class is not KafkaOutputs:  # a shared policy: this job writes and reads the contacts topic
+        enable_publishing(plan)
+    inputs = inputs_class(conns.kafka, opts.naming(plan), tables, opts.start, opts.bounded)
     build_job(env, plan, inputs, _outputs(plan, conns, opts, tables), job_options)
     return env
 

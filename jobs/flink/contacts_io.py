@@ -168,8 +168,8 @@ class ContactsOutputs(KafkaOutputs):
 
 
 def io_classes(plan: Plan) -> tuple[type[KafkaInputs], type[KafkaOutputs]]:
-    """The contacts-aware inputs and outputs when the plan applies a shared policy (and turns publishing on)."""
+    """The contacts-aware inputs and outputs when the plan applies a shared policy. Whoever builds the job with
+    them turns publishing on (`enable_publishing`): only a job that writes the snapshots should make them."""
     if shared_policy(plan)[1]:
-        enable_publishing(plan)
         return ContactsInputs, ContactsOutputs
     return KafkaInputs, KafkaOutputs
