@@ -4,6 +4,7 @@
   kairos savepoint JOB_ID --cluster HOST:PORT [--dir DIR]              a savepoint of a running job
   kairos metrics --prometheus HOST:PORTS [--job JOB_ID]                 the kairos metrics of the TaskManagers
   kairos submit SCENARIO ... --from-savepoint DIR [--against OLD.yaml]  (options added to `submit`)
+  kairos k8s SCENARIO --kafka HOST:PORT [--es URL] [--session NAME] [-o FILE]  Kubernetes manifests
 """
 
 from __future__ import annotations
@@ -119,6 +120,51 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _k8s_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--kafka", required=True, metavar="HOST:PORT", help="bootstrap servers as seen from the pods")
+    p.add_argument("--es", metavar="URL", help="Elasticsearch URL for detections (without: a Kafka topic)")
+    p.add_argument("--image", default="registry.example.com/kairos:0.1.0", help="the image built from Dockerfile")
+    p.add_argument("--parallelism", type=int, default=2)
+    p.add_argument("--session", metavar="NAME", help="a FlinkSessionJob on this session FlinkDeployment instead of "
+                   "an application-mode FlinkDeployment")
+    p.add_argument("--from-savepoint", metavar="PATH", help="initialSavepointPath of the first deployment")
+    p.add_argument("--kafka-secret", default="kairos-kafka", help="Secret with kafka.secrets (KAIROS_KAFKA_*)")
+    p.add_argument("--es-secret", default="kairos-es", help="Secret with es.secrets (KAIROS_ES_*)")
+    p.add_argument("--tls-secret", default="kairos-tls", help="Secret with CA certificates ('' for none)")
+    p.add_argument("--checkpoint-dir", default="s3://kairos-checkpoints", help="checkpoints/ and savepoints/ here")
+    p.add_argument("--exactly-once", action="store_true")
+    p.add_argument("--prefix", default="")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+
+
+def _k8s(args: argparse.Namespace) -> int:
+    import yaml
+
+    from jobs.compiler.plan import make_plan
+    from jobs.compiler.validate import load
+    from jobs.connect.k8s import K8sOptions, manifests
+
+    try:
+        plan = make_plan(load(args.scenario))
+    except ScenarioError as exc:
+        print_errors(exc)
+        return 1
+    opts = K8sOptions(kafka=args.kafka, es=args.es, image=args.image, parallelism=args.parallelism,
+                      kafka_secret=args.kafka_secret, es_secret=args.es_secret, tls_secret=args.tls_secret or None,
+                      exactly_once=args.exactly_once, prefix=args.prefix, session=args.session,
+                      from_savepoint=args.from_savepoint, checkpoint_dir=args.checkpoint_dir)
+    text = yaml.safe_dump_all(manifests(plan, opts), sort_keys=False, width=120)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+command("k8s", "write Kubernetes manifests for a scenario (FlinkDeployment in application mode, or --session)")(
+    (_k8s_args, _k8s))
 command("stop", "stop a cluster job with a savepoint (prints the savepoint path)")((_stop_args, _stop))
 command("savepoint", "take a savepoint of a running cluster job")((_savepoint_args, _savepoint))
 command("metrics", "print the kairos metrics the TaskManagers export to Prometheus")((_metrics_args, _metrics))
