@@ -86,8 +86,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.quiet:
         summary = run_files(plan, files, args.out, parallelism=args.parallelism)
     else:
-        with out.status("starting the embedded Flink engine...") as status:
-            summary = run_files(plan, files, args.out, on_progress=status.update, parallelism=args.parallelism)
+        from jobs.cli.ops import line_progress
+
+        with line_progress(out) as on_lines:
+            summary = run_files(plan, files, args.out, on_lines=on_lines, parallelism=args.parallelism)
         _print_summary(out, graph.scenario.name, summary, args.out)
     return 0
 

@@ -10,10 +10,34 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from jobs.cli.registry import command, print_errors
 from jobs.compiler.errors import ScenarioError
+
+
+@contextlib.contextmanager
+def line_progress(console):
+    """A rich progress bar for a file run: lines read of the total, events per second, elapsed time.
+    Yields the `on_lines(read, total, seconds)` callback of jobs.flink.embedded.run_files."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("starting the embedded Flink engine", total=None, rate="")
+        state = {"first": None}
+
+        def on_lines(read: int, total: int, seconds: float) -> None:
+            if read and state["first"] is None:  # events/s from the first line read, not from the JVM start
+                state["first"] = (read, seconds)
+            first_read, first_s = state["first"] or (0, seconds)
+            rate = (read - first_read) / (seconds - first_s) if seconds > first_s else 0.0
+            progress.update(task, description="events" if read else "starting the embedded Flink engine",
+                            completed=read, total=total, rate=f"{rate:,.0f} events/s" if rate else "")
+
+        yield on_lines
 
 
 def add_restore_args(p: argparse.ArgumentParser) -> None:

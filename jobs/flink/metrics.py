@@ -67,6 +67,7 @@ class OperatorMetrics:
         self.ingestion_latency = self._histogram("latency_ingestion_ms")
         self.inputs, self.last_report = 0, time.monotonic()
         self.dirty = False  # something counted since the last report
+        self.on_report = None  # file runs: also tell the client how far the run is (jobs/flink/embedded.py)
 
     def _histogram(self, name: str):
         histogram = _java_histogram(HISTOGRAM_WINDOW)
@@ -112,3 +113,5 @@ class OperatorMetrics:
             metric.inc(value)
         self.tallies.clear()
         self.inputs, self.last_report, self.dirty = 0, time.monotonic(), False
+        if self.on_report is not None:
+            self.on_report()

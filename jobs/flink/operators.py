@@ -120,6 +120,9 @@ class _Base:
         self.metrics = OperatorMetrics(runtime_context, program.scenario, self.executors)
         self.arrival_ms: int | None = None  # when the input being processed entered the job (wall clock)
         self.report_timer = False  # keyed operators: a processing-time timer will publish the counters
+        sources = [(e, name) for e in self.executors for name in e.p.sources if name in e.counts]
+        if self.counts_dir and sources:  # file runs: the lines read so far, for `kairos run`'s progress bar
+            self.metrics.on_report = lambda: write_progress(self.counts_dir, self.instance, sources)
 
     def _drain(self) -> list[tuple[str, Any]]:
         if self.entry is None:
@@ -167,6 +170,15 @@ class _Base:
             path = os.path.join(self.counts_dir, f"seg{self.executor.p.index}-{self.instance}.json")
             with open(path, "w", encoding="utf-8") as handle:
                 json.dump(merge_counts(e.counts for e in self.executors), handle)
+
+
+def write_progress(counts_dir: str, instance: str, sources) -> None:
+    folder = os.path.join(counts_dir, "progress")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{instance}.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(sum(e.counts[name]["in"] for e, name in sources), handle)
+    os.replace(path + ".tmp", path)  # the client never reads half a file
 
 
 class EntryFunction(_Base, ProcessFunction):
