@@ -14,7 +14,7 @@ import contextlib
 import sys
 
 from jobs.cli.registry import command, print_errors
-from jobs.compiler.errors import ScenarioError
+from jobs.lang.errors import ScenarioError
 
 
 @contextlib.contextmanager

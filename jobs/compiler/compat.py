@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jobs.compiler.errors import Diagnostic, Location, ScenarioError
-from jobs.compiler.loader import YMap, load_yaml
 from jobs.compiler.plan import Plan
+from jobs.lang.errors import Diagnostic, Location, ScenarioError
+from jobs.lang.loader import YMap, load_yaml
 
 WIRING = {"id", "type", "from"}  # may change without touching the node's state
 

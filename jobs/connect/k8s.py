@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from jobs.compiler.plan import Plan
-from jobs.connect.runner import PROJECT_ROOT
+from jobs.config.project import PROJECT_ROOT
 
 FLINK_VERSION = "2.2.1"  # the image's Flink (Dockerfile, pom.xml, pyproject.toml)
 KAFKA_JAR = "/opt/flink/lib/flink-sql-connector-kafka-5.0.0-2.2.jar"

@@ -13,9 +13,9 @@ import pytest
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.config.naming import Naming
+from jobs.config.settings import EsSettings
 from jobs.connect.es_template import ensure_index_template, template_name
-from jobs.connect.naming import Naming
-from jobs.connect.settings import EsSettings
 from jobs.runtime.harness import run_in_process
 from tests.unit.test_dashboards import kibana_fields
 

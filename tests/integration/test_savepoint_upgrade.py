@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from jobs.config.settings import KafkaSettings
 from jobs.connect.cluster import cancel_job, job_state
-from jobs.connect.settings import KafkaSettings
 from jobs.connect.topics import ensure_topics, produce
 from tests.integration.test_cluster_submit import kairos
 from tests.integration.test_kafka_es_e2e import wait_for
