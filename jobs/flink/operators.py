@@ -24,7 +24,7 @@ from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, 
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
 from jobs.compiler.program import SegmentProgram
-from jobs.flink.metrics import OperatorMetrics, now_ms
+from jobs.flink.metrics import REPORT_EVERY, OperatorMetrics, now_ms  # noqa: F401 - REPORT_EVERY: multi_ops.py
 from jobs.nodes.base import Output, StateKind, StateSpec
 from jobs.nodes.outputs import encode_output
 from jobs.runtime.executor import Executor, merge_counts, unescape_key
