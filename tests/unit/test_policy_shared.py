@@ -101,7 +101,7 @@ def test_another_jobs_contacts_count_in_caps_and_cooldowns(tmp_path) -> None:
     assert outcome(result_a) == {"a1": "sent", "a2": "sent", "a3": "sent"}
     # one snapshot per sent contact: the customer's whole recent history in A
     last_c1 = [s for s in job_a.contacts if s["customer"] == "c1"][-1]
-    assert len(job_a.contacts) == 3 and {s["origin"] for s in job_a.contacts} == {"a/keyed-send"}
+    assert len(job_a.contacts) == 3 and {s["origin"] for s in job_a.contacts} == {"a/keyed-_key"}
     assert (last_c1["policy"], last_c1["scenario"]) == ("contacts", "a")
     assert last_c1["contacts"] == [[ms("10:00"), "sms"], [ms("10:10"), "sms"]]
     assert last_c1["offers"] == {"loan": ms("10:00"), "card": ms("10:10")}
@@ -130,11 +130,11 @@ def test_a_file_run_applies_the_shared_policy_to_its_own_contacts_alone(tmp_path
 
 def test_a_snapshot_replaces_the_previous_one_of_its_origin_and_a_bad_one_is_a_dead_letter(tmp_path) -> None:
     job = Job(plan_of(tmp_path, "b"))
-    old = {"policy": "contacts", "origin": "a/keyed-send", "scenario": "a", "customer": "c1", "time": "x",
+    old = {"policy": "contacts", "origin": "a/keyed-_key", "scenario": "a", "customer": "c1", "time": "x",
            "contacts": [[ms("10:00"), "sms"], [ms("10:10"), "sms"]], "offers": {}}
     job.receive(old)
     job.receive({**old, "contacts": [[ms("10:10"), "sms"]]})  # A's later view: 10:00 is out of its window
-    job.receive({"customer": "c1", "origin": "a/keyed-send", "contacts": "many", "offers": {}})
+    job.receive({"customer": "c1", "origin": "a/keyed-_key", "contacts": "many", "offers": {}})
     result = run(job, [tx("b1", "c1", "x", "10:20")])
     assert outcome(result) == {"b1": "sent"}  # one of A's in the window, not two
     [dead] = result.dead_letter
