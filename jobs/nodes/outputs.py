@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from jobs.nodes.base import Ctx, Output, output_kind
@@ -146,3 +147,14 @@ def _safe(value: Any, depth: int) -> Any:
     if isinstance(value, (list, tuple)):
         return [_safe(v, depth + 1) for v in value]
     return _text(value)[:MAX_RAW_CHARS]
+
+
+class ContactKind(StrEnum):
+    """The detections an action under an experiment or bandit leaves (jobs/nodes/variants.py), which the outcome
+    report (jobs/report) counts: a sent contact, or a held-out customer's would-be contact."""
+
+    CONTACT = "contact"
+    HOLDOUT = "holdout"
+
+
+CONTROL_VARIANT = "control"  # the hold-out group's variant name, reserved in experiment nodes
