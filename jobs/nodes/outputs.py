@@ -36,10 +36,29 @@ def iso_ms(ts: Any) -> str:
     return _text(ts)
 
 
+PII_MASK = "***"
+
+
 def raw_input(ctx: Ctx) -> dict[str, Any]:
-    """The event as it came in: its declared fields, without variables or metadata."""
+    """The event as it came in: its declared fields, without variables or metadata; `pii: true` fields masked."""
     fields = ctx.get("_fields") or ()
+    pii = ctx.get("_pii")
+    if pii:
+        return {name: PII_MASK if name in pii and ctx.get(name) is not None else ctx.get(name) for name in fields}
     return {name: ctx.get(name) for name in fields}
+
+
+def mask_raw(raw: Any, pii: frozenset[str]) -> Any:
+    """A raw line that did not decode, with its `pii: true` fields masked when it is a JSON object (a line
+    that is not JSON cannot be searched for fields: kept as it is, never lost)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError, RecursionError):
+        return raw
+    if not isinstance(data, dict) or not pii & data.keys():
+        return raw
+    return json.dumps({k: PII_MASK if k in pii and v is not None else v for k, v in data.items()},
+                      ensure_ascii=False)
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
