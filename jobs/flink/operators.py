@@ -31,9 +31,11 @@ from jobs.runtime.executor import COUNTERS, Executor, merge_counts, unescape_key
 ACTIONS = OutputTag("actions", Types.STRING())
 DETECTED = OutputTag("detected", Types.STRING())
 DEAD_LETTER = OutputTag("dead_letter", Types.STRING())
+CONTACTS = OutputTag("contacts", Types.STRING())  # a shared policy's snapshots (Kafka runs: jobs/flink/contacts_io.py)
 ENVELOPE = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])  # (key, executor envelope)
 TIMED_ENVELOPE = Types.TUPLE([ENVELOPE, Types.LONG()])  # file runs: + event time for the Java assigner
-_TAGS = {Output.ACTIONS: ACTIONS, Output.DETECTED: DETECTED, Output.DEAD_LETTER: DEAD_LETTER}  # by encode_output
+_TAGS = {Output.ACTIONS: ACTIONS, Output.DETECTED: DETECTED, Output.DEAD_LETTER: DEAD_LETTER,  # by encode_output
+         Output.CONTACTS: CONTACTS}
 REPORT_EVERY = 256
 
 
@@ -44,7 +46,12 @@ def _descriptor(spec: StateSpec):
     else:
         descriptor = MapStateDescriptor(name, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
     if spec.ttl_ms:
-        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(spec.ttl_ms)).build())
+        # PyFlink's default background cleanup builds a RocksDB strategy with Duration.of_days(30), a py4j call;
+        # a TaskManager's thread-mode interpreter has no gateway, so every TTL state failed to open on a cluster
+        # ("FileNotFoundError" launching one). The heap backend's default (incremental, 5 entries per access)
+        # spelled out instead; the hashmap backend is the one configured (flink-conf/cluster/config.yaml).
+        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(spec.ttl_ms))
+                                       .disable_cleanup_in_background().cleanup_incrementally(5, False).build())
     return descriptor
 
 
