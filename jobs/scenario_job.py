@@ -60,13 +60,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def build_kafka_job(args: argparse.Namespace):
     """(environment with the job, its name) for Kafka mode; raises ScenarioError / SettingsError."""
     from jobs.config.settings import load_connections
-    from jobs.connect.runner import DEFAULT_CHECKPOINT_MS, ConnectOptions, build, prepare
+    from jobs.connect.runner import ConnectOptions, build, prepare
 
     plan = make_plan(load(args.scenario))
     conns = load_connections(args.kafka, args.es, args.secrets, skip_unreadable=args.no_prepare)
-    opts = ConnectOptions(exactly_once=args.exactly_once, dry_run=args.dry_run, prefix=args.prefix,
-                          start=args.start, bounded=args.bounded, parallelism=args.parallelism,
-                          checkpoint_ms=args.checkpoint_ms or DEFAULT_CHECKPOINT_MS, kafka_jar=args.kafka_jar)
+    opts = ConnectOptions.from_args(args, args.kafka_jar)
     env = build(plan, conns, opts, embedded=False)  # before prepare: a secret the job cannot reach fails first
     if not args.no_prepare:
         prepare(plan, conns, opts)  # index template and output topics exist before the job starts

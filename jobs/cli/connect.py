@@ -45,12 +45,9 @@ def add_connect_args(p: argparse.ArgumentParser, for_run: bool = True) -> None:
 
 
 def _options(args: argparse.Namespace):
-    from jobs.connect.runner import DEFAULT_CHECKPOINT_MS, ConnectOptions, default_kafka_jar
+    from jobs.connect.runner import ConnectOptions, default_kafka_jar
 
-    return ConnectOptions(exactly_once=args.exactly_once, dry_run=args.dry_run, prefix=args.prefix,
-                          start=args.start, bounded=getattr(args, "bounded", False), parallelism=args.parallelism,
-                          checkpoint_ms=args.checkpoint_ms or DEFAULT_CHECKPOINT_MS,
-                          kafka_jar=args.kafka_jar or default_kafka_jar())
+    return ConnectOptions.from_args(args, args.kafka_jar or default_kafka_jar())
 
 
 def _load(args: argparse.Namespace, what: str):

@@ -38,6 +38,13 @@ class ConnectOptions:
     partitions: int = 1
     extra_config: dict[str, str] | None = None
 
+    @classmethod
+    def from_args(cls, args, kafka_jar: str | None) -> ConnectOptions:
+        """The options of `kairos run/submit/prepare --kafka` and of jobs/scenario_job.py (the same flags)."""
+        return cls(exactly_once=args.exactly_once, dry_run=args.dry_run, prefix=args.prefix, start=args.start,
+                   bounded=getattr(args, "bounded", False), parallelism=args.parallelism,
+                   checkpoint_ms=args.checkpoint_ms or DEFAULT_CHECKPOINT_MS, kafka_jar=kafka_jar)
+
     def naming(self, plan: Plan) -> Naming:
         return Naming(plan.scenario.name, self.prefix, self.dry_run)
 

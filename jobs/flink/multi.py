@@ -20,7 +20,7 @@ from typing import Protocol
 from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
-from jobs.compiler.plan import ENTRY, Plan
+from jobs.compiler.plan import ENTRY, Plan, SegmentKind
 from jobs.compiler.program import make_program
 from jobs.flink.job import JobOptions, _java_timestamps, _key_by_field0  # noqa: PLC2701
 from jobs.flink.multi_ops import (
@@ -116,8 +116,7 @@ def plan_many(plans: list[Plan], input_id, fuse: bool = False, counts_dir: str |
         fused = {i: plans[i].fused_entry() if fuse else None for i in group.members}
         if any(f is None for f in fused.values()):
             fused = dict.fromkeys(group.members)
-        ooo = {i: max((s.out_of_orderness_ms for s in plans[i].scenario.sources.values()), default=0)
-               for i in group.members}
+        ooo = {i: plans[i].scenario.max_out_of_orderness_ms for i in group.members}
         group.stamp_ooo_ms = sorted(set(ooo.values()))
         sigs = {i: _signatures(plans[i], fused[i]) for i in group.members}
         ordered = sorted({s for per in sigs.values() for s in per.values()}, key=lambda s: (_depth(s), repr(s)))
@@ -201,7 +200,7 @@ def build_multi_job(env: StreamExecutionEnvironment, multi: MultiPlan, inputs: M
             function = MultiEntryFunction(first, timed=own, stamped=getattr(inputs, "stamped", False), joined=joined)
             out = inputs.raw_stream(env, group).process(function, output_type=TIMED_ENVELOPE if own else ENVELOPE)
         out = out.name(f"{job_name}/{first.kind}-{first.slot}").uid(f"{job_name}/{first.kind}-{first.slot}")
-        if first.kind == "entry" and not getattr(inputs, "assigns_watermarks", False):
+        if first.kind == SegmentKind.ENTRY and not getattr(inputs, "assigns_watermarks", False):
             strategy = _watermarks(SimpleNamespace(scenario=group.sources))
             envelopes[first.slot] = _java_timestamps(out, strategy).name(f"{job_name}/watermarks-{first.slot}")
         else:
@@ -216,7 +215,7 @@ def build_multi_job(env: StreamExecutionEnvironment, multi: MultiPlan, inputs: M
                     stream = stream.filter(lambda e, i=slot.slot: e[1][0] == i)
                 feeds.append(stream)
             merged = feeds[0].union(*feeds[1:]) if len(feeds) > 1 else feeds[0]
-            if slot.kind == "keyed":
+            if slot.kind == SegmentKind.KEYED:
                 out = _key_by_field0(merged).process(MultiSegmentFunction(slot, joined=joined), output_type=ENVELOPE)
             else:
                 out = merged.process(MultiMergeFunction(slot, joined=joined), output_type=ENVELOPE)

@@ -28,10 +28,9 @@ from jobs.compiler.plan import Plan
 from jobs.flink.files_io import MAX_SQL_MS, MIN_SQL_MS, OUTPUT_FILES, _record, sql_minus_ms, write_jsonl
 from jobs.flink.multi import InputGroup, MultiPlanError, plan_many
 from jobs.lang.model import Source
+from jobs.runtime.decode import MIN_TS
 from jobs.runtime.executor import Stamps, escape_key, merge_counts
 from jobs.runtime.files import InputError, canonical, timed_inputs
-
-MIN_TS = -(2**63)
 
 
 def file_input_id(files: dict[str, str]):

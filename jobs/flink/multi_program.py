@@ -9,6 +9,7 @@ from pyflink.common import Types
 from pyflink.datastream import OutputTag
 
 from jobs.compiler.program import SegmentProgram
+from jobs.runtime.decode import MIN_TS  # noqa: F401 - multi_ops imports it from here
 
 KINDS = {"action": "actions", "detected": "detected", "dead": "dead_letter"}
 _KIND_OF = {name: kind for kind, name in KINDS.items()}
@@ -17,7 +18,6 @@ ERASE = -1  # "scenario index" of an erase request in an envelope bundle: every 
 
 
 JOINED = -1  # side_tag index of the joined outputs of all scenarios (file runs: one record per kind and input)
-MIN_TS = -(2**63)
 
 
 _TAGS: dict[tuple[str, int], OutputTag] = {}  # immutable tag objects, made once per (kind, scenario)
