@@ -125,11 +125,12 @@ class _LineTime(TimestampAssigner):
             return MIN_TS
 
 
-def source_watermarks(source: Source) -> WatermarkStrategy:
+def source_watermarks(source: Source, idleness_ms: int | None = None) -> WatermarkStrategy:
     """Bounded out-of-orderness watermarks of one source (streaming runs: one strategy per topic)."""
+    idle_ms = source.idleness_ms if idleness_ms is None else idleness_ms  # kafka_table.idleness_ms
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(source.out_of_orderness_ms))
-    if source.idleness_ms:
-        strategy = strategy.with_idleness(Duration.of_millis(source.idleness_ms))
+    if idle_ms:
+        strategy = strategy.with_idleness(Duration.of_millis(idle_ms))
     return strategy.with_timestamp_assigner(_LineTime(source.time))
 
 
@@ -170,11 +171,13 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
     side: dict[str, list[DataStream]] = {tag.tag_id: [] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
     # parallelism 1 only: a parallel Table file source may split the file, and one key's lines must keep their order
     fusable = options.deterministic and options.parallelism == 1 and hasattr(inputs, "keyed_raw_stream")
+    fusable = fusable or getattr(inputs, "fuses", lambda _plan: False)(plan)  # Kafka: jobs/flink/kafka_table.py
     fused = plan.fused_entry() if fusable else None
     if fused is not None:
         # one Python operator per event: the input is keyed and timed in Java, the entry runs in the segment
         segment = plan.segments[fused]
-        function = FusedFunction(make_program(plan, fused), options.counts_dir, entry=entry_program)
+        fused_type = getattr(inputs, "fused_function", FusedFunction)
+        function = fused_type(make_program(plan, fused), options.counts_dir, entry=entry_program)
         out = (_key_by_field0(inputs.keyed_raw_stream(env, plan), Types.STRING())
                .process(function, output_type=ENVELOPE).name(f"{name}/entry+{segment.uid}")
                .uid(f"{name}/{segment.uid}"))
