@@ -163,6 +163,13 @@ def _key_by_field0(stream: DataStream, value_type=None) -> KeyedStream:
     return KeyedStream(j_keyed, value_type or Types.PICKLED_BYTE_ARRAY(), stream)
 
 
+def _side_output(stream: DataStream, tag) -> DataStream:
+    """A Python operator's side output, taken in Java. In thread mode PyFlink's SideOutputContext already
+    converts each side-output record with the tag's type, so DataStream.get_side_output's identity map
+    (`map(lambda i: i)`: one more Python call per action, detection and dead letter) is not needed."""
+    return DataStream(stream._j_data_stream.getSideOutput(tag.get_java_output_tag()))
+
+
 def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outputs: Outputs,
               options: JobOptions) -> None:
     """Add the scenario's operators to `env`. Every stateful operator gets a uid from scenario + segment."""
@@ -196,7 +203,7 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
         envelopes = {ENTRY: _java_timestamps(out, _watermarks(plan)).name(f"{name}/watermarks")
                      if own_watermarks else out}
     for tag in (ACTIONS, DETECTED, DEAD_LETTER):
-        side[tag.tag_id].append(out.get_side_output(tag))
+        side[tag.tag_id].append(_side_output(out, tag))
 
     def upstream_of(segment) -> set[int]:
         found = plan.upstream_segments(segment) | ({ENTRY} if segment.changelogs else set())
@@ -223,7 +230,7 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
         out = out.name(f"{name}/{segment.uid}").uid(f"{name}/{segment.uid}")
         envelopes[segment.index] = out
         for tag in (ACTIONS, DETECTED, DEAD_LETTER):
-            side[tag.tag_id].append(out.get_side_output(tag))
+            side[tag.tag_id].append(_side_output(out, tag))
 
     def union(streams: list[DataStream]) -> DataStream:
         return streams[0].union(*streams[1:]) if len(streams) > 1 else streams[0]
