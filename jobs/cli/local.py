@@ -7,7 +7,7 @@ import json
 import sys
 
 from jobs.cli.registry import add_input_args, command, console, load_with_inputs, print_errors
-from jobs.compiler.errors import ScenarioError
+from jobs.lang.errors import ScenarioError
 
 
 # -- validate --------------------------------------------------------------------------------------

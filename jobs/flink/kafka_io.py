@@ -29,10 +29,11 @@ from pyflink.datastream.connectors.kafka import (
 from pyflink.table import StreamTableEnvironment
 
 from jobs.compiler.plan import Plan
-from jobs.connect.naming import Naming
-from jobs.connect.settings import KafkaSettings
+from jobs.config.naming import Naming
+from jobs.config.settings import KafkaSettings
 from jobs.flink.job import source_watermarks
 from jobs.flink.kafka_table import idleness_ms
+from jobs.lang.model import SourceKind
 from jobs.runtime.rawline import wrap_latin1, wrap_line
 
 STARTS = ("committed", "earliest", "latest")
@@ -40,9 +41,8 @@ TRANSACTION_TIMEOUT_MS = "600000"  # below the broker's transaction.max.timeout.
 
 
 def action_channels(plan: Plan) -> list[str]:
-    from jobs.nodes.action import ActionRuntime
-
-    return sorted({rt.channel for rt in plan.runtimes.values() if isinstance(rt, ActionRuntime)})
+    """The action channels of the scenario, as its nodes declare them (one Kafka topic each)."""
+    return sorted({channel for rt in plan.runtimes.values() for channel in rt.channels()})
 
 
 @dataclass
@@ -170,7 +170,7 @@ class KafkaInputs:
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
         streams = []
         for name, source in plan.scenario.sources.items():
-            if source.kind == "changelog":
+            if source.kind == SourceKind.CHANGELOG:
                 streams.append(self._changelog(plan, name))
                 continue
             topic = self.naming.source_topic(source.topic)
@@ -231,7 +231,7 @@ class KafkaOutputs:
 
     @property
     def detections_topic(self) -> str:
-        return self.naming._shadow(f"{self.naming.prefix}{self.naming.scenario}.detections")
+        return self.naming.detections_topic
 
     def attach(self, plan: Plan, actions: DataStream, detected: DataStream, dead_letter: DataStream) -> None:
         name = plan.scenario.name

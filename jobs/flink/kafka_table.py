@@ -26,8 +26,9 @@ from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
 from jobs.compiler.plan import Plan
-from jobs.compiler.types import STRING
 from jobs.flink.operators import FusedFunction
+from jobs.lang.model import SourceKind
+from jobs.lang.types import STRING
 from jobs.runtime.decode import MAX_EVENT_MS, MAX_FUTURE_SKEW_MS
 from jobs.runtime.rawline import wrap_latin1
 
@@ -59,7 +60,7 @@ def fusable(plan: Plan) -> bool:
 def idleness_ms(plan: Plan, source) -> int:
     """The idleness a streaming run gives a source: its own, capped for changelogs without event-time joins."""
     holds_time = any(c.changelog == source.name and c.uses_time for c in plan.graph.compiled.values())
-    if source.kind == "changelog" and not holds_time:
+    if source.kind == SourceKind.CHANGELOG and not holds_time:
         return min(source.idleness_ms or CHANGELOG_IDLENESS_CAP_MS, CHANGELOG_IDLENESS_CAP_MS)
     return source.idleness_ms
 
@@ -143,7 +144,7 @@ class KafkaTableSources:
         streams = []
         for name, source in plan.scenario.sources.items():
             table = f"kairos_src_{plan.scenario.name}_{name}"
-            changelog = source.kind == "changelog"
+            changelog = source.kind == SourceKind.CHANGELOG
             topic = self.inputs.naming.source_topic(source.topic)
             t_env.execute_sql(f"CREATE TEMPORARY TABLE `{table}` ({'rk STRING, ' if changelog else ''}v BYTES) "
                               f"WITH ({_with(self._options(topic, changelog))})")
@@ -180,7 +181,7 @@ class StreamFusedFunction(FusedFunction):
         super().open(runtime_context)
         self.rt.escaped_keys = False  # Flink keys by the key itself (field 0); only the payload escapes it
         self.changelog_keys = {name: source.key for name, source in self.entry.p.sources.items()
-                               if source.kind == "changelog"}
+                               if source.kind == SourceKind.CHANGELOG}
 
     def process_element(self, value, ctx):
         key, source, line = value.split("\t", 2)

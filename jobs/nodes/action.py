@@ -14,11 +14,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.nodes.base import (
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Output,
+    Runtime,
+    StateKind,
+    StateSpec,
+)
 from jobs.nodes.outputs import iso_ms, jsonable, raw_input
-from jobs.nodes.policy import PolicyRuntime, Reason, compile_policy
+from jobs.nodes.policy import PolicyRuntime, Reason, Verdict, compile_policy
 from jobs.nodes.policy_cancel import Cancel, compile_cancel
 
 TYPE = "action"
@@ -41,6 +52,7 @@ PARAMS = [
 ]
 PORTS = ()
 MULTI_INPUT = False
+FAMILY = Family.ACTION
 CANCELLED_PORT = "cancel"  # where cancelling events leave: no node reads it, so the executor counts `filtered`
 
 
@@ -64,6 +76,9 @@ class ActionRuntime(NodeRuntime):
     policy: PolicyRuntime | None = None
     offer: CompiledExpr | None = None
 
+    def channels(self) -> tuple[str, ...]:
+        return (self.channel,)
+
     @property
     def waits(self) -> bool:
         return bool(self.delay_ms) or self.policy is not None
@@ -76,7 +91,7 @@ class ActionRuntime(NodeRuntime):
         due_ts = ts + (self.delay_ms or 0)
         record = make_action(rt.scenario, self.id, self.channel, to, payload, ctx, due_ts)
         if not self.waits:
-            rt.emit("action", record)
+            rt.emit(Output.ACTIONS, record)
             return ()
         entry = {"record": record, "ts": ts, "due": due_ts, "id": ctx.get("_id"), "key": ctx.get("_key"),
                  "event": raw_input(ctx)}
@@ -134,21 +149,21 @@ class ActionRuntime(NodeRuntime):
                 return
         if self.policy is not None:
             verdict, value = self.policy.decide(entry, t, rt)
-            if verdict == "hold":  # quiet hours: try again when they end (cap and cooldown are checked then)
+            if verdict == Verdict.HOLD:  # quiet hours: try again when they end (cap and cooldown are checked then)
                 self._schedule({**entry, "held": True}, value, rt)
                 return
-            if verdict == "suppress":
+            if verdict == Verdict.SUPPRESS:
                 self._suppressed(entry, t, value, rt)
                 return
             self.policy.record(entry, t, rt)
-        rt.emit("action", {**entry["record"], "time": iso_ms(t)})
+        rt.emit(Output.ACTIONS, {**entry["record"], "time": iso_ms(t)})
 
     def _suppressed(self, entry: dict, t: int, reason: Reason, rt: Runtime, **extra) -> None:
         record = entry["record"]
         fields = {"reason": str(reason), "channel": self.channel, "to": record["to"], **extra}
         if "offer" in entry:
             fields["offer"] = entry["offer"]
-        rt.emit("detected", {
+        rt.emit(Output.DETECTED, {
             "id": f"{rt.scenario}:{self.id}:{entry['id']}", "scenario": rt.scenario, "node": self.id,
             "kind": "action_cancelled" if reason == Reason.CANCELLED else "contact_suppressed",
             "key": jsonable(entry["key"]), "event_id": entry["id"], "time": iso_ms(t),
@@ -156,9 +171,9 @@ class ActionRuntime(NodeRuntime):
         })
 
     def state_specs(self) -> list[StateSpec]:
-        specs = [StateSpec(self.id, "pending", "map")] if self.waits else []
+        specs = [StateSpec(self.id, "pending", StateKind.MAP)] if self.waits else []
         if self.cancel is not None:
-            specs.append(StateSpec(self.id, "cancellers", "map"))
+            specs.append(StateSpec(self.id, "cancellers", StateKind.MAP))
         return specs + (self.policy.state_specs() if self.policy is not None else [])
 
 

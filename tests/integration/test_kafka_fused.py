@@ -17,8 +17,8 @@ import pytest
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
-from jobs.connect.naming import Naming
-from jobs.connect.settings import KafkaSettings
+from jobs.config.naming import Naming
+from jobs.config.settings import KafkaSettings
 from jobs.connect.topics import ensure_topics
 from jobs.flink.kafka_table import fusable
 from jobs.runtime.harness import run_in_process

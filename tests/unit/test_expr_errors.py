@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_expr import ENV
 
-from jobs.compiler.expr import ExprError, compile_expression
+from jobs.lang.expr import ExprError, compile_expression
 
 ERRORS: list[tuple[str, int, str]] = [
     # syntax
@@ -82,7 +82,7 @@ def test_error_offset_inside_longer_text() -> None:
 
 
 def test_unknown_name_lists_small_env() -> None:
-    from jobs.compiler.types import INT
+    from jobs.lang.types import INT
 
     with pytest.raises(ExprError) as err:
         compile_expression("zzz", {"a": INT, "b": INT})

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from jobs.compiler.errors import ScenarioError
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.lang.errors import ScenarioError
 from jobs.runtime.harness import run_in_process
 
 HEADER = """\

@@ -7,14 +7,21 @@ is known, present when required and of the right shape, reporting all problems a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
-from jobs.compiler import params as P
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.loader import YList, YMap, load_yaml
-from jobs.compiler.paths import file_in_tree
-from jobs.compiler.policy import PolicySpec, read_policy
-from jobs.compiler.types import RecordType, Type, TypeSpecError, parse_type
+from jobs.lang import params as P
+from jobs.lang.errors import Collector, Location
+from jobs.lang.loader import YList, YMap, load_yaml
+from jobs.lang.paths import file_in_tree
+from jobs.lang.policy import PolicySpec, read_policy
+from jobs.lang.types import RecordType, Type, TypeSpecError, parse_type
+
+
+class SourceKind(StrEnum):
+    EVENTS = "events"  # a stream of events
+    CHANGELOG = "changelog"  # the latest value per key, read by enrich nodes
+
 
 SCENARIO_PARAMS = [
     P.Param("name", P.NAME, "Scenario name: used for job names, metric names, state uids and document ids.", True),
@@ -30,7 +37,7 @@ SCENARIO_PARAMS = [
 
 SOURCE_PARAMS = [
     P.Param("kind", P.CHOICE, "events: a stream of events; changelog: latest value per key, used by enrich.",
-            default="events", choices=("events", "changelog")),
+            default=SourceKind.EVENTS, choices=tuple(SourceKind)),
     P.Param("schema", P.ANY, "Field names and types (string, int, float, bool, timestamp, list<T>, map<T>, record).",
             True, schema={"type": "object"}),
     P.Param("key", P.NAME, "The field that identifies the customer (or other entity) the event is about.", True),
@@ -55,7 +62,7 @@ REFERENCE_PARAMS = [
 @dataclass
 class Source:
     name: str
-    kind: str
+    kind: SourceKind
     schema: RecordType
     key: str
     time: str
@@ -104,6 +111,12 @@ class Scenario:
     def directory(self) -> Path:
         return Path(self.file).parent
 
+    @property
+    def max_out_of_orderness_ms(self) -> int:
+        """The largest out_of_orderness of the sources: the bound of a run that merges them into one stream
+        (file runs, the in-process harness)."""
+        return max((s.out_of_orderness_ms for s in self.sources.values()), default=0)
+
     def reference_file(self, reference: Reference) -> Path:
         """The file a reference's `file:` names, which must exist inside the scenario's directory tree."""
         return file_in_tree(self.directory, reference.file or "", f"give another file with --reference "
@@ -139,7 +152,7 @@ def _read_source(name: str, data: YMap, errors: Collector) -> Source | None:
     if schema is None or "key" not in v or "time" not in v:
         return None
     return Source(
-        name=name, kind=v["kind"].value, schema=schema, key=v["key"].value, time=v["time"].value,
+        name=name, kind=SourceKind(v["kind"].value), schema=schema, key=v["key"].value, time=v["time"].value,
         id=v["id"].value if "id" in v else None, out_of_orderness_ms=v["out_of_orderness"].value or 0,
         idleness_ms=v["idleness"].value or 0, topic=v["topic"].value if "topic" in v else name,
         ttl_ms=v["ttl"].value if "ttl" in v else None, loc=data.loc,
