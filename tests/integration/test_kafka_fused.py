@@ -54,9 +54,11 @@ def test_keys_and_times_from_java_keep_each_cards_state(kafka_bootstrap, tmp_pat
               "iso-5": _iso(ms, -5)}[form]
         records.append(json.dumps(_txn(i, CARD_A, ts), ensure_ascii=i % 2 == 0).encode())
     # card B (backslashes): 2 transactions; card C ("card" + a tab) 1
-    records += [json.dumps(_txn(10, CARD_B, _iso(BASE_MS + 5_000))).encode(),
-                json.dumps(_txn(11, CARD_B, BASE_MS + 6_000)).encode(),
-                json.dumps(_txn(12, "card\t", BASE_MS + 7_000)).encode()]
+    # (after card A's last time: out of order by more than 30 s they would be late, and in a streaming run
+    # whether they are depends on when the watermark arrives)
+    records += [json.dumps(_txn(10, CARD_B, _iso(BASE_MS + 181_000))).encode(),
+                json.dumps(_txn(11, CARD_B, BASE_MS + 182_000)).encode(),
+                json.dumps(_txn(12, "card\t", BASE_MS + 183_000)).encode()]
 
     kafka = KafkaSettings(kafka_bootstrap)
     naming = Naming(plan.scenario.name, prefix=f"t{uuid.uuid4().hex[:8]}.fused.")
