@@ -34,9 +34,14 @@ def print_errors(exc: ScenarioError) -> None:
 
 
 # -- the scenario and its input files -------------------------------------------------------------
-def add_input_args(p: argparse.ArgumentParser) -> None:
-    """The scenario and its input files: shared by `run` and the sandbox commands."""
-    p.add_argument("scenario", metavar="SCENARIO", help="the scenario YAML file")
+def add_input_args(p: argparse.ArgumentParser, many: bool = False) -> None:
+    """The scenario and its input files: shared by `run` and the sandbox commands (`many`: several scenarios
+    or directories, one job: jobs/cli/campaigns.py)."""
+    if many:
+        p.add_argument("scenario", metavar="SCENARIO", nargs="+",
+                       help="the scenario YAML file; several files or directories: all in one job")
+    else:
+        p.add_argument("scenario", metavar="SCENARIO", help="the scenario YAML file")
     p.add_argument("--events", action="append", default=[], metavar="[SOURCE=]FILE",
                    help="JSON-lines events for a source (repeatable; SOURCE may be left out when there is one)")
     p.add_argument("--changelog", action="append", default=[], metavar="NAME=FILE",

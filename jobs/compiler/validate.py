@@ -247,8 +247,8 @@ def _add_extra_sources(order: list[str], inputs: dict[str, list[Edge]], compiled
                         seen.add(edge.upstream)
                         todo.extend([] if edge.from_source else [edge.upstream])
             if source in seen:
-                errors.error(loc, f"source '{source}' already reaches '{node_id}' through 'from': the events that "
-                                  "cancel must come from a source of their own")
+                errors.error(loc, f"source '{source}' already reaches '{node_id}' through 'from': the events it "
+                                  "reads besides its input (cancel_if, feedback) must come from a source of their own")
             else:
                 inputs[node_id].append(Edge(source, DEFAULT_PORT, True, loc, extra=True))
 

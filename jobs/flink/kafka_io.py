@@ -220,6 +220,8 @@ class KafkaOutputs:
     Kafka topic <scenario>.detections (handy without Elasticsearch).
     """
 
+    table_tag = ""  # [multi] jobs/connect/multi_runner.py: several scenarios' tables in one TableEnvironment
+
     def __init__(self, kafka: KafkaSettings, naming: Naming, tables: TableEnv, exactly_once: bool = False,
                  detections=None):
         self.kafka, self.naming, self.tables = kafka, naming, tables
@@ -254,7 +256,7 @@ class KafkaOutputs:
             ["c", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])).name(f"{plan.scenario.name}/actions")
         source = t_env.from_data_stream(rows)
         for channel in channels:
-            table = f"actions_{channel}"
+            table = f"actions_{self.table_tag}{channel}"  # [multi] one table per scenario in a shared job
             options = {"connector": "kafka", "topic": self.naming.actions_topic(channel),
                        "key.format": "raw", "key.fields": "k", "value.format": "raw",
                        "value.fields-include": "EXCEPT_KEY", **_client_options(self.kafka)}

@@ -72,6 +72,7 @@ class Source:
     topic: str
     ttl_ms: int | None
     loc: Location
+    pii: frozenset[str] = frozenset()  # fields written `{type: T, pii: true}`: masked in detections, dead letters
 
 
 @dataclass
@@ -123,12 +124,23 @@ class Scenario:
                             f"{reference.name}=FILE")
 
 
-def _schema(raw: object, loc: Location, errors: Collector, what: str) -> RecordType | None:
+FIELD_SPEC_KEYS = {"type", "pii"}
+
+
+def _schema(raw: object, loc: Location, errors: Collector, what: str, pii: set[str] | None = None) -> RecordType | None:
     if not isinstance(raw, YMap) or not raw:
         errors.error(loc, f"the schema of {what} must be a mapping of field names to types")
         return None
     fields: dict[str, Type] = {}
     for name, spec in raw.items():
+        # `{type: T, pii: true}`: a field holding personal data (masked in outputs; issue 11, [multi])
+        if (pii is not None and isinstance(spec, dict) and isinstance(spec.get("type"), str)
+                and set(spec) <= FIELD_SPEC_KEYS):
+            if spec.get("pii") not in (None, True, False):
+                errors.error(raw.value_loc(name), f"field '{name}' of {what}: pii must be true or false")
+            elif spec.get("pii") is True:
+                pii.add(name)
+            spec = spec["type"]
         try:
             fields[name] = parse_type(spec)
         except TypeSpecError as exc:
@@ -145,7 +157,8 @@ def _field_in(schema: RecordType | None, name: str | None, loc: Location, errors
 def _read_source(name: str, data: YMap, errors: Collector) -> Source | None:
     what = f"source '{name}'"
     v = P.read_params(data, SOURCE_PARAMS, errors, what=what)
-    schema = _schema(data.get("schema"), data.value_loc("schema"), errors, what)
+    pii: set[str] = set()
+    schema = _schema(data.get("schema"), data.value_loc("schema"), errors, what, pii)
     for f in ("key", "time", "id"):
         if f in v:
             _field_in(schema, v[f].value, v[f].loc, errors, f"'{f}' of {what}")
@@ -155,7 +168,7 @@ def _read_source(name: str, data: YMap, errors: Collector) -> Source | None:
         name=name, kind=SourceKind(v["kind"].value), schema=schema, key=v["key"].value, time=v["time"].value,
         id=v["id"].value if "id" in v else None, out_of_orderness_ms=v["out_of_orderness"].value or 0,
         idleness_ms=v["idleness"].value or 0, topic=v["topic"].value if "topic" in v else name,
-        ttl_ms=v["ttl"].value if "ttl" in v else None, loc=data.loc,
+        ttl_ms=v["ttl"].value if "ttl" in v else None, loc=data.loc, pii=frozenset(pii),
     )
 
 

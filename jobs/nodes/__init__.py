@@ -9,10 +9,12 @@ from jobs.nodes import (
     absence,
     action,
     aggregate,
+    bandit,
     call,
     decide,
     detected,
     enrich,
+    experiment,
     filter,
     profile,
     sequence,
@@ -24,7 +26,7 @@ from jobs.nodes import (
 )
 
 MODULES = (filter, variables, switch, split, union, enrich, aggregate, decide, action, detected, call, profile,
-           threshold, sequence, absence)
+           threshold, sequence, absence, experiment, bandit)
 # The node kinds, one per module: the vocabulary is the registry itself, so a new node type is one file plus one
 # name in MODULES (a hand-kept enum beside it would be a second list to forget)
 NodeKind = StrEnum("NodeKind", {module.TYPE.upper(): module.TYPE for module in MODULES})

@@ -28,9 +28,10 @@ from jobs.nodes.base import (
     StateKind,
     StateSpec,
 )
-from jobs.nodes.outputs import iso_ms, jsonable, raw_input
+from jobs.nodes.outputs import ContactKind, iso_ms, jsonable, raw_input
 from jobs.nodes.policy import PolicyRuntime, Reason, Verdict, compile_policy
 from jobs.nodes.policy_cancel import Cancel, compile_cancel
+from jobs.nodes.variants import HOLDOUT, contact_detection, tag_record
 
 TYPE = "action"
 DOC = ("Emits an action on a named channel with a payload built by expressions, keyed by customer. With `delay` "
@@ -58,12 +59,24 @@ CANCELLED_PORT = "cancel"  # where cancelling events leave: no node reads it, so
 
 def make_action(scenario: str, node: str, channel: str, to, payload, ctx: Ctx, ts: int) -> dict:
     event_id = ctx.get("_id")
-    return {
+    return tag_record({
         "id": f"{scenario}:{node}:{event_id}",
         "scenario": scenario, "node": node, "channel": channel, "to": jsonable(to),
         "event_id": event_id, "time": iso_ms(ts),
         "payload": {name: jsonable(value) for name, value in payload.items()},
-    }
+    }, ctx)
+
+
+def send(record: dict, key, event: dict, holdout: bool, rt: Runtime) -> None:
+    """The action goes out, unless its event is in a hold-out group: then only the would-be contact is
+    recorded. Under an experiment a sent action leaves a `contact` detection too (see variants.py)."""
+    if holdout:
+        rt.emit(Output.DETECTED, contact_detection(record, key, event, ContactKind.HOLDOUT, would_have_sent=True,
+                                              payload=record["payload"]))
+        return
+    rt.emit(Output.ACTIONS, record)
+    if "experiments" in record:
+        rt.emit(Output.DETECTED, contact_detection(record, key, event, ContactKind.CONTACT, would_have_sent=False))
 
 
 @dataclass
@@ -91,10 +104,12 @@ class ActionRuntime(NodeRuntime):
         due_ts = ts + (self.delay_ms or 0)
         record = make_action(rt.scenario, self.id, self.channel, to, payload, ctx, due_ts)
         if not self.waits:
-            rt.emit(Output.ACTIONS, record)
+            send(record, ctx.get("_key"), raw_input(ctx), HOLDOUT in ctx, rt)
             return ()
         entry = {"record": record, "ts": ts, "due": due_ts, "id": ctx.get("_id"), "key": ctx.get("_key"),
                  "event": raw_input(ctx)}
+        if HOLDOUT in ctx:
+            entry["holdout"] = True
         if self.cancel is not None:
             entry["trigger"] = {name: ctx.get(name) for name in self.cancel.trigger_names}
         if self.policy is not None:
@@ -155,8 +170,8 @@ class ActionRuntime(NodeRuntime):
             if verdict == Verdict.SUPPRESS:
                 self._suppressed(entry, t, value, rt)
                 return
-            self.policy.record(entry, t, rt)
-        rt.emit(Output.ACTIONS, {**entry["record"], "time": iso_ms(t)})
+            self.policy.record(entry, t, rt)  # a hold-out too: it must meet the same cooldowns as if sent
+        send({**entry["record"], "time": iso_ms(t)}, entry["key"], entry["event"], entry.get("holdout", False), rt)
 
     def _suppressed(self, entry: dict, t: int, reason: Reason, rt: Runtime, **extra) -> None:
         record = entry["record"]
@@ -168,6 +183,7 @@ class ActionRuntime(NodeRuntime):
             "kind": "action_cancelled" if reason == Reason.CANCELLED else "contact_suppressed",
             "key": jsonable(entry["key"]), "event_id": entry["id"], "time": iso_ms(t),
             "event": jsonable(entry["event"]), "fields": jsonable(fields),
+            **({"experiments": record["experiments"]} if "experiments" in record else {}),
         })
 
     def state_specs(self) -> list[StateSpec]:

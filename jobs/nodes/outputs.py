@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from jobs.nodes.base import Ctx, Output, output_kind
@@ -35,10 +36,29 @@ def iso_ms(ts: Any) -> str:
     return _text(ts)
 
 
+PII_MASK = "***"
+
+
 def raw_input(ctx: Ctx) -> dict[str, Any]:
-    """The event as it came in: its declared fields, without variables or metadata."""
+    """The event as it came in: its declared fields, without variables or metadata; `pii: true` fields masked."""
     fields = ctx.get("_fields") or ()
+    pii = ctx.get("_pii")
+    if pii:
+        return {name: PII_MASK if name in pii and ctx.get(name) is not None else ctx.get(name) for name in fields}
     return {name: ctx.get(name) for name in fields}
+
+
+def mask_raw(raw: Any, pii: frozenset[str]) -> Any:
+    """A raw line that did not decode, with its `pii: true` fields masked when it is a JSON object (a line
+    that is not JSON cannot be searched for fields: kept as it is, never lost)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError, RecursionError):
+        return raw
+    if not isinstance(data, dict) or not pii & data.keys():
+        return raw
+    return json.dumps({k: PII_MASK if k in pii and v is not None else v for k, v in data.items()},
+                      ensure_ascii=False)
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
@@ -146,3 +166,14 @@ def _safe(value: Any, depth: int) -> Any:
     if isinstance(value, (list, tuple)):
         return [_safe(v, depth + 1) for v in value]
     return _text(value)[:MAX_RAW_CHARS]
+
+
+class ContactKind(StrEnum):
+    """The detections an action under an experiment or bandit leaves (jobs/nodes/variants.py), which the outcome
+    report (jobs/report) counts: a sent contact, or a held-out customer's would-be contact."""
+
+    CONTACT = "contact"
+    HOLDOUT = "holdout"
+
+
+CONTROL_VARIANT = "control"  # the hold-out group's variant name, reserved in experiment nodes

@@ -17,7 +17,7 @@ from typing import Any
 from jobs.compiler.program import SegmentProgram, make_program  # noqa: F401 - make_program: older callers
 from jobs.lang.model import Source, SourceKind
 from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Output, Runtime
-from jobs.nodes.outputs import dead_letter, raw_input
+from jobs.nodes.outputs import dead_letter, mask_raw, raw_input
 from jobs.runtime.decode import MIN_TS, DecodeError, check_event_time, parse_json, record_decoder
 from jobs.runtime.rawline import MARK, unwrap_line
 
@@ -89,6 +89,14 @@ class Executor:
         """Entry segment: decode one raw input line of a source and send it on.
 
         `stamp` (file runs): the watermark as of this line (see `Stamps`), so lateness is deterministic."""
+        ctx = self.decode(source_name, line, stamp)
+        if ctx is not None:
+            self.dispatch(source_name, ctx, rt)
+
+    # [multi] decode / dispatch are split so that a job running many scenarios decodes a shared source once
+    # and dispatches the same ctx to every scenario reading it (jobs/flink/multi_ops.py)
+    def decode(self, source_name: str, line: str | bytes, stamp: int | None = None) -> Ctx | None:
+        """The line's ctx (counted at the source), or None after its dead letter went to the outbox."""
         source = self.p.sources[source_name]
         counts = self.counts[source_name]
         counts["in"] += 1
@@ -107,8 +115,9 @@ class Executor:
             event = event_id(source, data, raw)
         except Exception as exc:  # noqa: BLE001 - whatever a line holds, it is its own dead letter
             counts["dead_letter"] += 1
-            self.outbox.append((DEAD, dead_letter(self.p.scenario, source_name, _describe(exc), raw, None)))
-            return
+            shown = mask_raw(raw, source.pii) if source.pii else raw  # [multi] pii fields masked
+            self.outbox.append((DEAD, dead_letter(self.p.scenario, source_name, _describe(exc), shown, None)))
+            return None
         untimed, ts = ts is None, ts if ts is not None else 0
         ctx.update(_src=source_name, _key=str(key), _id=event, _ts=ts,
                    _fields=self.fields[source_name])
@@ -118,10 +127,17 @@ class Executor:
                 ctx["_untimed"] = True
         if stamp is not None:
             ctx["_wm"] = stamp
+        if source.pii:
+            ctx["_pii"] = source.pii  # outputs.raw_input masks these fields
         counts["out"] += 1
-        if source.kind == SourceKind.CHANGELOG:
+        return ctx
+
+    def dispatch(self, source_name: str, ctx: Ctx, rt: Runtime) -> None:
+        """Send a decoded source event on: to the entry's own nodes and to other segments."""
+        if self.p.sources[source_name].kind == SourceKind.CHANGELOG:
+            key, ts = ctx["_key"], ctx["_ts"]
             for seg in self.p.changelog_routes.get(source_name, []):
-                self.outbox.append(("route", (seg, CHANGELOG + source_name, str(key), ts, ctx)))
+                self.outbox.append(("route", (seg, CHANGELOG + source_name, key, ts, ctx)))
             return
         for target in self.p.source_local.get(source_name, []):
             self.push(target, ctx, rt)

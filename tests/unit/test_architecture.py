@@ -33,7 +33,8 @@ LAYERS: dict[str, set[str]] = {
     "sandbox": {"lang", "nodes", "compiler", "runtime"},  # kairos test / verify / graph
     "flink": {"lang", "config", "nodes", "compiler", "runtime"},  # the PyFlink build and its connectors
     "connect": {"lang", "config", "nodes", "compiler", "runtime", "flink"},  # connected runs, topics, cluster REST
-    "cli": {"lang", "config", "nodes", "compiler", "runtime", "sandbox", "flink", "connect"},
+    "report": {"lang", "config", "nodes", "runtime"},  # kairos report: Elasticsearch reads, statistics, plots
+    "cli": {"lang", "config", "nodes", "compiler", "runtime", "sandbox", "flink", "connect", "report"},
     TOP: {"lang", "config", "nodes", "compiler", "runtime", "sandbox", "flink", "connect"},
 }
 NODE_CONTRACT = {"jobs.nodes", "jobs.nodes.base", "jobs.nodes.outputs"}
