@@ -196,7 +196,19 @@ def read_inputs(bootstrap: str, topic: str) -> list[tuple[int, int, str, int]]:
     return rows
 
 
-def measure(bootstrap: str, exactly_once: bool, rate: int, seconds: float, checkpoint_ms: int) -> dict:
+# variants measured one after the other in the same run (--variants): (one Python operator per event?, settings)
+FLINK_DEFAULTS = {"execution.buffer-timeout.interval": "100 ms", "pipeline.auto-watermark-interval": "50 ms"}
+VARIANTS = {
+    "fused": (True, {}),  # decision 0022 as shipped: one Python operator, runner.STREAMING_LATENCY settings
+    "unfused": (False, {}),  # the two-operator path (entry + keyed segment, Python timestamp assigners)
+    # Flink's defaults (network buffers flushed every 100 ms, watermarks every 50 ms), as before decision 0022
+    "fused-flink-defaults": (True, FLINK_DEFAULTS),
+    "before": (False, FLINK_DEFAULTS),  # the engine before decision 0022 (but with its side outputs in Java)
+}
+
+
+def measure(bootstrap: str, exactly_once: bool, rate: int, seconds: float, checkpoint_ms: int,
+            variant: str = "fused", settings: dict[str, str] | None = None) -> dict:
     from kafka import KafkaProducer
     from pyflink.common import JobStatus
 
@@ -226,13 +238,12 @@ def measure(bootstrap: str, exactly_once: bool, rate: int, seconds: float, check
     prepare_python_path()
     plan = make_plan(load(str(SCENARIO)))
     conns = load_connections(bootstrap, None, environ={})
+    fuse, preset = VARIANTS[variant]
+    # checkpoints go to files (runner.checkpoint_storage): 10 s of pending SMS at 2,000/s is ~6 MB of state
     opts = ConnectOptions(exactly_once=exactly_once, prefix=prefix, start="earliest", checkpoint_ms=checkpoint_ms,
-                          kafka_jar=default_kafka_jar(), extra_config={
-                              "restart-strategy.type": "none",
-                              # 10 s of pending SMS at 2,000/s is ~6 MB of state: over the 5 MB a checkpoint kept
-                              # in JobManager memory may hold (the job fails on its first checkpoints without this)
-                              "execution.checkpointing.storage": "filesystem",
-                              "execution.checkpointing.dir": f"file://{tempfile.gettempdir()}/kairos-bench-checkpoints"})
+                          kafka_jar=default_kafka_jar(), fuse=fuse,
+                          checkpoint_dir=f"{tempfile.gettempdir()}/kairos-bench-checkpoints",
+                          extra_config={"restart-strategy.type": "none", **preset, **(settings or {})})
     prepare(plan, conns, opts)
     env = build(plan, conns, opts)
     reader = ActionReader(bootstrap, topics["actions"])
@@ -305,7 +316,8 @@ def measure(bootstrap: str, exactly_once: bool, rate: int, seconds: float, check
     # latency that grows from the first to the last tenth of the run means a backlog: the job is slower than the rate
     trend = {"first_tenth_p50_ms": percentiles(engine[:tenth]).get("p50_ms"),
              "last_tenth_p50_ms": percentiles(engine[-tenth:]).get("p50_ms")}
-    return {"mode": mode, "rate_target_eps": rate, "trend": trend, "caught_up_after_s": caught_up_after_s,
+    return {"mode": mode, "variant": variant, "settings": {**preset, **(settings or {})}, "rate_target_eps": rate,
+            "trend": trend, "caught_up_after_s": caught_up_after_s,
             "rate_achieved_eps": round(achieved),
             "seconds": seconds,
             "events": sent, "warmup_events": warm, "actions_missing": missing, "checkpoint_ms": checkpoint_ms,
@@ -321,16 +333,29 @@ def main() -> int:
     parser.add_argument("--modes", default="alo,eo")
     parser.add_argument("--checkpoint-ms", type=int, default=DEFAULT_CHECKPOINT_MS)  # kairos's default
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latency_kafka.json")
+    parser.add_argument("--variants", default="fused",
+                        help=f"comma-separated, run one after the other per mode: {', '.join(VARIANTS)}; the "
+                             "first one's figures are `modes`, every one's under `variants`")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Flink setting for every variant (e.g. execution.buffer-timeout=10 ms)")
     args = parser.parse_args()
-    results = {}
+    settings = dict(item.split("=", 1) for item in args.set)
+    variants = args.variants.split(",")
+    by_variant: dict[str, dict] = {v: {} for v in variants}
     with Service("kafka") as kafka_env:
         bootstrap = kafka_env["KAFKA_BOOTSTRAP"]
         for mode in args.modes.split(","):
-            print(f"== latency over Kafka, {mode}: {args.rate} events/s for {args.seconds:.0f} s", flush=True)
-            results[mode] = measure(bootstrap, mode == "eo", args.rate, args.seconds, args.checkpoint_ms)
-            print(json.dumps(results[mode], indent=2), flush=True)
-    ok = all(r["actions_missing"] == 0 for r in results.values())
-    out = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "modes": results, "ok": ok}
+            for variant in variants:
+                print(f"== latency over Kafka, {mode}, {variant}: {args.rate} events/s for {args.seconds:.0f} s",
+                      flush=True)
+                result = measure(bootstrap, mode == "eo", args.rate, args.seconds, args.checkpoint_ms, variant,
+                                 settings)
+                by_variant[variant][mode] = result
+                print(json.dumps(result, indent=2), flush=True)
+    results = by_variant[variants[0]]
+    ok = all(r["actions_missing"] == 0 for v in by_variant.values() for r in v.values())
+    out = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "modes": results,
+           "variants": by_variant, "ok": ok}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return 0 if ok else 1

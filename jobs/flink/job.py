@@ -125,11 +125,12 @@ class _LineTime(TimestampAssigner):
             return MIN_TS
 
 
-def source_watermarks(source: Source) -> WatermarkStrategy:
+def source_watermarks(source: Source, idleness_ms: int | None = None) -> WatermarkStrategy:
     """Bounded out-of-orderness watermarks of one source (streaming runs: one strategy per topic)."""
+    idle_ms = source.idleness_ms if idleness_ms is None else idleness_ms  # kafka_table.idleness_ms
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(source.out_of_orderness_ms))
-    if source.idleness_ms:
-        strategy = strategy.with_idleness(Duration.of_millis(source.idleness_ms))
+    if idle_ms:
+        strategy = strategy.with_idleness(Duration.of_millis(idle_ms))
     return strategy.with_timestamp_assigner(_LineTime(source.time))
 
 
@@ -162,6 +163,13 @@ def _key_by_field0(stream: DataStream, value_type=None) -> KeyedStream:
     return KeyedStream(j_keyed, value_type or Types.PICKLED_BYTE_ARRAY(), stream)
 
 
+def _side_output(stream: DataStream, tag) -> DataStream:
+    """A Python operator's side output, taken in Java. In thread mode PyFlink's SideOutputContext already
+    converts each side-output record with the tag's type, so DataStream.get_side_output's identity map
+    (`map(lambda i: i)`: one more Python call per action, detection and dead letter) is not needed."""
+    return DataStream(stream._j_data_stream.getSideOutput(tag.get_java_output_tag()))
+
+
 def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outputs: Outputs,
               options: JobOptions) -> None:
     """Add the scenario's operators to `env`. Every stateful operator gets a uid from scenario + segment."""
@@ -175,11 +183,14 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
     side: dict[str, list[DataStream]] = {tag.tag_id: [] for tag in tags}
     # parallelism 1 only: a parallel Table file source may split the file, and one key's lines must keep their order
     fusable = options.deterministic and options.parallelism == 1 and hasattr(inputs, "keyed_raw_stream")
-    fused = plan.fused_entry() if fusable else None
+    fusable = fusable or getattr(inputs, "fuses", lambda _plan: False)(plan)  # Kafka: jobs/flink/kafka_table.py
+    # extra feeds (a shared policy's contacts topic) go into the segments below: not into a fused operator
+    fused = plan.fused_entry() if fusable and not extra_feeds else None
     if fused is not None:
         # one Python operator per event: the input is keyed and timed in Java, the entry runs in the segment
         segment = plan.segments[fused]
-        function = FusedFunction(make_program(plan, fused), options.counts_dir, entry=entry_program)
+        fused_type = getattr(inputs, "fused_function", FusedFunction)
+        function = fused_type(make_program(plan, fused), options.counts_dir, entry=entry_program)
         out = (_key_by_field0(inputs.keyed_raw_stream(env, plan), Types.STRING())
                .process(function, output_type=ENVELOPE).name(f"{name}/entry+{segment.uid}")
                .uid(f"{name}/{segment.uid}"))
@@ -198,7 +209,7 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
         envelopes = {ENTRY: _java_timestamps(out, _watermarks(plan)).name(f"{name}/watermarks")
                      if own_watermarks else out}
     for tag in tags:
-        side[tag.tag_id].append(out.get_side_output(tag))
+        side[tag.tag_id].append(_side_output(out, tag))
 
     feeds_of = segment_feeds(plan, skip=fused)  # the plan's wiring; this only builds it
     shared = fan_out(feeds_of)
@@ -220,7 +231,7 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
         out = out.name(f"{name}/{segment.uid}").uid(f"{name}/{segment.uid}")
         envelopes[segment.index] = out
         for tag in tags:
-            side[tag.tag_id].append(out.get_side_output(tag))
+            side[tag.tag_id].append(_side_output(out, tag))
 
     def union(streams: list[DataStream]) -> DataStream:
         return streams[0].union(*streams[1:]) if len(streams) > 1 else streams[0]

@@ -32,6 +32,7 @@ from jobs.compiler.plan import Plan
 from jobs.config.naming import Naming
 from jobs.config.settings import KafkaSettings
 from jobs.flink.job import source_watermarks
+from jobs.flink.kafka_table import idleness_ms
 from jobs.lang.model import SourceKind
 from jobs.runtime.rawline import wrap_latin1, wrap_line
 
@@ -138,10 +139,28 @@ class _ChangelogLine:
 
 class KafkaInputs:
     def __init__(self, kafka: KafkaSettings, naming: Naming, tables: TableEnv, start: str = "committed",
-                 bounded: bool = False):
+                 bounded: bool = False, fuse: bool = True):
         if start not in STARTS:
             raise ValueError(f"start must be one of {STARTS}")
         self.kafka, self.naming, self.tables, self.start, self.bounded = kafka, naming, tables, start, bounded
+        self.fuse = fuse  # False: the two-operator path below (kept for plans that cannot fuse, and for A/B)
+
+    def fuses(self, plan: Plan) -> bool:
+        """One Python operator per event: decode, key and time in Java (jobs/flink/kafka_table.py)."""
+        from jobs.flink.kafka_table import fusable
+
+        return self.fuse and fusable(plan)
+
+    @property
+    def fused_function(self):
+        from jobs.flink.kafka_table import StreamFusedFunction
+
+        return StreamFusedFunction
+
+    def keyed_raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
+        from jobs.flink.kafka_table import KafkaTableSources
+
+        return KafkaTableSources(self).stream(env, plan)
 
     def _offsets(self) -> KafkaOffsetsInitializer:
         if self.start == "earliest":
@@ -169,7 +188,7 @@ class KafkaInputs:
             uid = f"{plan.scenario.name}/source-{name}"
             stream = env.from_source(builder.build(), WatermarkStrategy.no_watermarks(), f"kafka:{topic}").uid(uid)
             lines = stream.map(_ToLine(name), output_type=Types.STRING()).name(f"{plan.scenario.name}/{name}")
-            streams.append(lines.assign_timestamps_and_watermarks(source_watermarks(source)))
+            streams.append(lines.assign_timestamps_and_watermarks(source_watermarks(source, idleness_ms(plan, source))))
         return streams[0].union(*streams[1:]) if len(streams) > 1 else streams[0]
 
     def _changelog(self, plan: Plan, name: str) -> DataStream:
@@ -188,7 +207,7 @@ class KafkaInputs:
         key_type = source.schema.fields.get(source.key)
         mapper = _ChangelogLine(name, source.key, str(key_type) == "string")
         lines = rows.flat_map(mapper, output_type=Types.STRING()).name(f"{plan.scenario.name}/{name}")
-        return lines.assign_timestamps_and_watermarks(source_watermarks(source))
+        return lines.assign_timestamps_and_watermarks(source_watermarks(source, idleness_ms(plan, source)))
 
 
 class _ActionRow:
