@@ -44,7 +44,12 @@ def _descriptor(spec: StateSpec):
     else:
         descriptor = MapStateDescriptor(name, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
     if spec.ttl_ms:
-        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(spec.ttl_ms)).build())
+        # the heap backend's default cleanup (incremental, 5 entries per state access) spelled out, and PyFlink's
+        # default background cleanup off: that default also builds a RocksDB compaction-filter strategy whose
+        # java Duration needs a py4j gateway, which the embedded Python of a cluster TaskManager does not have
+        # (every job with a TTL failed there with FileNotFoundError; found by the TaskManager drill, issue 13)
+        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(spec.ttl_ms))
+                                       .disable_cleanup_in_background().cleanup_incrementally(5, False).build())
     return descriptor
 
 
