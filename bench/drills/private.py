@@ -18,6 +18,7 @@ import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -48,6 +49,12 @@ def _cmdline(pid: int) -> list[str]:
             return [part.decode() for part in handle.read().split(b"\0") if part]
     except OSError:
         return []
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    """Wait for a process started here as soon as it ends: unreaped, it stays a zombie in its process group,
+    and the scripts' `stop` waits for that group to empty (it hung there until its KILL timeout)."""
+    threading.Thread(target=proc.wait, daemon=True).start()
 
 
 class Private:
@@ -145,6 +152,7 @@ class Private:
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
         log.close()
+        _reap(proc)
         self.extra_taskmanagers.append(proc)
 
     def registered_taskmanagers(self) -> int:
@@ -181,6 +189,7 @@ class Private:
         proc = subprocess.Popen(argv, env=saved["env"], cwd=saved["cwd"], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
+        _reap(proc)
         # the scripts' own pid file and env file: `status` and the final `stop` find it as if they had started it
         (self.env_dir / f"{name}.pid").write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
         (self.env_dir / f"{name}.env").write_text(saved["env_file"], encoding="utf-8")
