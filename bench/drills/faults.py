@@ -40,12 +40,15 @@ class Feeder(threading.Thread):
         super().__init__(daemon=True)
         self.bootstrap, self.topic, self.rows, self.rate = bootstrap, topic, rows, rate
         self.sent = 0
+        self.failed: int | None = None  # sends that failed (after the flush): the oracle's input must all be there
         self.paused = threading.Event()
 
     def run(self) -> None:
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5,
+                                 delivery_timeout_ms=bank.DELIVERY_TIMEOUT_MS)
+        futures = []
         started = time.monotonic()
         while self.sent < len(self.rows):
             if self.paused.is_set():  # the schedule moves on: what was due comes out at once afterwards
@@ -53,10 +56,11 @@ class Feeder(threading.Thread):
                 continue
             due = min(len(self.rows), int((time.monotonic() - started) * self.rate) + 1)
             for key, value in self.rows[self.sent:due]:
-                producer.send(self.topic, key=key.encode(), value=value.encode())
+                futures.append(producer.send(self.topic, key=key.encode(), value=value.encode()))
             self.sent = due
             time.sleep(0.01)
         producer.flush()
+        self.failed = sum(1 for f in futures if not f.succeeded())
         producer.close()
 
 
@@ -85,6 +89,9 @@ def _fraction(run: bank.BankRun, expected: dict) -> float:
 
 
 def _finish(run: bank.BankRun, expected: dict, took: float | None, extra: dict) -> dict:
+    if run.feeder is not None:
+        run.feeder.join(timeout=120)
+        extra = {**extra, "input_sends_failed": run.feeder.failed}
     checkpoints = run.checkpoints()
     restarts = _restarts(run)
     run.cancel()
