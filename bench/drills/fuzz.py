@@ -223,6 +223,9 @@ class Stats:
 
     def observe(self, kind: str, source: str, evs: list[dict]) -> None:
         self.expressions += 1
+        if self.expressions % 10_000 == 0:
+            print(f"  {self.expressions} expressions, {len(self.crashes)} crashes, {len(self.escapes)} escapes",
+                  flush=True)
         self.kinds[kind, "refused"] += 0
         try:
             compiled = compile_expression(source, ENV)
