@@ -2,9 +2,10 @@
 
     PYTHONPATH=. .venv/bin/python bench/expr_eval.py [--baseline 6627358] [--rounds 5]
 
-The baseline's jobs/compiler is extracted with `git archive` into a temporary directory and imported first,
-then this tree's (compiled functions keep their own globals), and the two are timed interleaved in one process
-(A B A B ...) so that load on the shared machine hits both alike; the best round of each is kept. Prints
+The baseline's expression language (jobs/lang; jobs/compiler before issue 14) is extracted with `git archive`
+into a temporary directory and imported first, then this tree's (compiled functions keep their own globals),
+and the two are timed interleaved in one process (A B A B ...) so that load on the shared machine hits both
+alike; the best round of each is kept. Prints
 ns per evaluation (over three events: full, other values, missing fields), the ratio new/old and the load
 average; writes bench/results/expr_eval.json.
 """
@@ -46,13 +47,14 @@ LOOPS = 20000
 
 
 def compile_all(tree: str) -> dict[str, Any]:
-    """Import jobs.compiler from `tree` and compile every case; the functions keep their own globals."""
+    """Import the expression language from `tree` and compile every case; the functions keep their own globals."""
     for mod in [m for m in sys.modules if m == "jobs" or m.startswith("jobs.")]:
         del sys.modules[mod]
     sys.path.insert(0, tree)
     try:
-        expr = importlib.import_module("jobs.compiler.expr")
-        types = importlib.import_module("jobs.compiler.types")
+        package = "jobs.lang" if (Path(tree) / "jobs" / "lang").is_dir() else "jobs.compiler"  # before issue 14
+        expr = importlib.import_module(f"{package}.expr")
+        types = importlib.import_module(f"{package}.types")
         env = {"amount": types.INT, "segment": types.STRING, "price": types.FLOAT}
         return {name: (expr.check_condition(src, env) if cond else expr.compile_expression(src, env)).fn
                 for name, (src, cond) in CASES.items()}  # fmt: skip
@@ -69,8 +71,10 @@ def time_one(fn: Any) -> float:
 
 
 def extract(ref: str, into: Path) -> None:
-    data = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "jobs/__init__.py", "jobs/compiler"],
-                          check=True, capture_output=True).stdout  # fmt: skip
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", ref, "jobs/"],
+                            check=True, capture_output=True, text=True).stdout.split()  # fmt: skip
+    paths = [p for p in ("jobs/__init__.py", "jobs/compiler", "jobs/lang") if p in listed]
+    data = subprocess.run(["git", "-C", str(ROOT), "archive", ref, *paths], check=True, capture_output=True).stdout
     with tarfile.open(fileobj=BytesIO(data)) as tar:
         tar.extractall(into, filter="data")
 

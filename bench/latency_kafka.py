@@ -202,8 +202,8 @@ def measure(bootstrap: str, exactly_once: bool, rate: int, seconds: float, check
 
     from jobs.compiler.plan import make_plan
     from jobs.compiler.validate import load
+    from jobs.config.settings import load_connections
     from jobs.connect.runner import ConnectOptions, build, default_kafka_jar, prepare
-    from jobs.connect.settings import load_connections
     from jobs.flink.embedded import prepare_python_path
 
     mode = "exactly-once" if exactly_once else "at-least-once"

@@ -11,6 +11,8 @@ Benchmarks (each also writes its own JSON in bench/results/):
   latency     bank over real Kafka, at-least-once and exactly-once (bench/latency_kafka.py)
   latency_low the same, at-least-once, at a quarter of the rate (is the engine saturated, or slow?)
   sandbox     `kairos test` on 1,000 events (bench/sandbox_bench.py)
+  campaigns   1, 10 and 100 renamed copies of the bank example in one job, rate relative to one
+              (bench/campaigns.py; optional: `--skip campaigns` keeps its last results)
 A benchmark that fails (a count mismatch included) makes `make bench` exit 1; its figures are then not
 reported as ratios. The load average is recorded before and after every benchmark (and every job inside).
 Speed targets are compared here, never asserted in tests.
@@ -32,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 TARGETS = {"ratio_vs_handwritten": 1.0, "bank_ratio_vs_handwritten": 0.8, "throughput_eps_per_core": 16_000,
-           "latency_p99_ms": 50, "sandbox_1k_seconds": 3.0}
+           "latency_p99_ms": 50, "sandbox_1k_seconds": 3.0, "campaigns_100_ratio_vs_one": 0.5}
 
 
 def machine() -> dict:
@@ -119,6 +121,13 @@ def summarise(results: dict, runs: dict) -> dict:
     sb = results.get("sandbox")
     if sb:
         out["sandbox_1k_seconds"] = sb["seconds"]
+    camp = results.get("campaigns")
+    if camp and runs.get("campaigns", {}).get("exit_code") == 0:
+        for n, rate in camp["rates"].items():
+            if n != "1":
+                out[f"campaigns_{n}_ratio_vs_one"] = rate["ratio_vs_one_per_cpu_s"]
+                out[f"campaigns_{n}_ratio_vs_one_wall"] = rate["ratio_vs_one"]
+        out["campaigns_1_eps_per_cpu_s"] = camp["rates"].get("1", {}).get("marginal_input_eps_per_cpu_s")
     return out
 
 
@@ -147,7 +156,7 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=float, default=60)
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("throughput", "scaling", "latency", "latency_low", "sandbox"))
+                        choices=("throughput", "scaling", "latency", "latency_low", "sandbox", "campaigns"))
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     plan = {
@@ -158,9 +167,10 @@ def main() -> int:
         "latency_low": ["latency_kafka.py", "--seconds", str(args.latency_seconds), "--rate", str(args.rate // 4),
                         "--modes", "alo", "--out", str(RESULTS / "latency_kafka_low.json")],
         "sandbox": ["sandbox_bench.py"],
+        "campaigns": ["campaigns.py", "--out", str(RESULTS / "campaigns.json")],
     }
     files = {"throughput": "throughput", "scaling": "scaling", "latency": "latency_kafka",
-             "latency_low": "latency_kafka_low", "sandbox": "sandbox"}
+             "latency_low": "latency_kafka_low", "sandbox": "sandbox", "campaigns": "campaigns"}
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     runs, results = {}, {}
     for name, command in plan.items():

@@ -19,10 +19,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # project root for `jobs`
 
-from jobs.compiler.errors import ScenarioError  # noqa: E402
 from jobs.compiler.plan import make_plan  # noqa: E402
 from jobs.compiler.validate import load  # noqa: E402
-from jobs.runtime.files import InputError, bind_references, resolve_event_files  # noqa: E402
+from jobs.config.settings import SettingsError  # noqa: E402
+from jobs.lang.errors import ScenarioError  # noqa: E402
+from jobs.runtime.files import InputError, load_plan  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -58,8 +59,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def build_kafka_job(args: argparse.Namespace):
     """(environment with the job, its name) for Kafka mode; raises ScenarioError / SettingsError."""
+    from jobs.config.settings import load_connections
     from jobs.connect.runner import DEFAULT_CHECKPOINT_MS, ConnectOptions, build, prepare
-    from jobs.connect.settings import load_connections
 
     plan = make_plan(load(args.scenario))
     conns = load_connections(args.kafka, args.es, args.secrets, skip_unreadable=args.no_prepare)
@@ -72,40 +73,9 @@ def build_kafka_job(args: argparse.Namespace):
     return env, f"kairos/{plan.scenario.name}"
 
 
-def main_kafka(args: argparse.Namespace) -> int:
-    from jobs.connect.settings import SettingsError
-
-    try:
-        env, name = build_kafka_job(args)
-    except ScenarioError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except SettingsError as exc:
-        print(f"scenario_job: {exc}", file=sys.stderr)
-        return 2
-    env.execute(name)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.kafka:
-        return main_kafka(args)
-    malformed = [r for r in args.reference if "=" not in r]
-    if malformed:
-        print(f"scenario_job: --reference {malformed[0]}: expected NAME=FILE", file=sys.stderr)
-        return 2
-    references = dict(r.split("=", 1) for r in args.reference)
-    try:
-        plan = make_plan(load(args.scenario, given_references=references))
-        files = resolve_event_files(plan.scenario, args.events, args.changelog)
-        bind_references(plan, references)
-    except ScenarioError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except InputError as exc:
-        print(f"scenario_job: {exc}", file=sys.stderr)
-        return 2
+def build_file_job(args: argparse.Namespace):
+    """(environment with the job, its name) for file mode; raises ScenarioError / InputError."""
+    plan, files = load_plan(args.scenario, args.events, args.changelog, args.reference)
     from jobs.flink.files_io import FileInputs, FileOutputs
     from jobs.flink.job import JobOptions, build_job, make_environment
 
@@ -113,7 +83,20 @@ def main(argv: list[str] | None = None) -> int:
                          embedded=False)
     env = make_environment(options)
     build_job(env, plan, FileInputs(files, os.path.join(args.out, ".work")), FileOutputs(args.out), options)
-    env.execute(f"kairos/{plan.scenario.name}")
+    return env, f"kairos/{plan.scenario.name}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        env, name = build_kafka_job(args) if args.kafka else build_file_job(args)
+    except ScenarioError as exc:  # every diagnostic, file:line:col
+        print(exc, file=sys.stderr)
+        return 1
+    except (InputError, SettingsError) as exc:  # the options, the input files, the connection settings
+        print(f"scenario_job: {exc}", file=sys.stderr)
+        return 2
+    env.execute(name)
     return 0
 
 

@@ -180,20 +180,8 @@ launch() {
   return 1
 }
 
-cmd_wait() {
-  local timeout="${1:-$(timeout_s 300)}"
-  is_running elasticsearch || die "not running"
-  wait_until "$timeout" elasticsearch healthy || die "cluster not healthy"
-  log "ready at $(source "$(env_file elasticsearch)"; echo "$ES_URL")"
-}
-
-cmd_status() {
-  if is_running elasticsearch && healthy; then
-    log "running: $(grep -h '^export' "$(env_file elasticsearch)" | grep -v PASSWORD | tr '\n' ' ')"
-  else
-    log "not running"; return 1
-  fi
-}
+cmd_wait() { service_wait elasticsearch "${1:-$(timeout_s 300)}" healthy "cluster not healthy" ES_URL; }
+cmd_status() { service_status elasticsearch healthy; }
 
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;

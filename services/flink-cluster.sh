@@ -120,13 +120,7 @@ cmd_wait() {
   log "ready at $(source "$(env_file flink-cluster)"; echo "$FLINK_REST")"
 }
 
-cmd_status() {
-  if is_running flink-cluster && ready; then
-    log "running: $(grep -h '^export' "$(env_file flink-cluster)" | tr '\n' ' ')"
-  else
-    log "not running"; return 1
-  fi
-}
+cmd_status() { service_status flink-cluster ready; }
 
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;

@@ -160,20 +160,8 @@ print(i)')"
 }
 
 
-cmd_wait() {
-  local timeout="${1:-$(timeout_s 180)}"
-  is_running kafka || die "not running"
-  wait_until "$timeout" kafka ready || die "broker not ready"
-  log "ready at $(source "$(env_file kafka)"; echo "$KAFKA_BOOTSTRAP")"
-}
-
-cmd_status() {
-  if is_running kafka && ready; then
-    log "running: $(grep -h '^export' "$(env_file kafka)" | grep -v PASSWORD | tr '\n' ' ')"
-  else
-    log "not running"; return 1
-  fi
-}
+cmd_wait() { service_wait kafka "${1:-$(timeout_s 180)}" ready "broker not ready" KAFKA_BOOTSTRAP; }
+cmd_status() { service_status kafka ready; }
 
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;

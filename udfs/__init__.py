@@ -1,4 +1,4 @@
-"""Functions kairos calls: built-in aggregators and trusted user functions (`call` nodes).
+"""Trusted user functions that `call` nodes run (the built-in aggregators live in jobs/nodes/windows/).
 
 A `call` node reaches only the functions a module here marks with `@export`: a module's other names (its
 imports, helpers, constants, `__class__` and the like) are not entry points, so reviewing what a scenario

@@ -168,20 +168,21 @@ class BankRun:
                 "dead_letter": f"{self.prefix}bank_drill.dead_letter"}[what]
 
     def index(self) -> str:
-        from jobs.connect.naming import Naming
+        from jobs.config.naming import Naming
 
         return Naming("bank_drill", self.prefix).index
 
     def create_inputs(self) -> None:
-        from jobs.connect.settings import KafkaSettings
+        from jobs.config.settings import KafkaSettings
         from jobs.connect.topics import ensure_topics
 
         ensure_topics(KafkaSettings(self.bootstrap), [self.topic("atm"), self.topic("profiles")],
                       compacted=[self.topic("profiles")])
 
     def submit(self) -> str:
+        from jobs.config.project import PROJECT_ROOT
         from jobs.connect.cluster import JOB_ID, flink_bin
-        from jobs.connect.runner import PROJECT_ROOT, default_kafka_jar
+        from jobs.connect.runner import default_kafka_jar
 
         flink = self.private.env("flink-cluster")
         es = self.private.env("elasticsearch")["ES_URL"]
@@ -301,7 +302,7 @@ class BankRun:
                     for h in scan(es, index=self.index(), query={"query": {"match_all": {}}}, version=True)}
         finally:
             es.close()
-        from jobs.connect.settings import KafkaSettings
+        from jobs.config.settings import KafkaSettings
         from jobs.connect.topics import tail
 
         dead = sum(1 for _ in tail(KafkaSettings(self.bootstrap), self.topic("dead_letter"), from_beginning=True,

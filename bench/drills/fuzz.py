@@ -23,8 +23,8 @@ from collections import Counter
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from jobs.compiler.expr import EvalError, ExprError, compile_expression
-from jobs.compiler.types import parse_type
+from jobs.lang.expr import EvalError, ExprError, compile_expression
+from jobs.lang.types import parse_type
 
 ENV_SPEC = {"amount": "int", "price": "float", "segment": "string", "country": "string", "vip": "bool",
             "ts": "timestamp", "prev_ts": "timestamp", "note": "string", "tags": "list<string>",

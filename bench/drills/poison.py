@@ -48,8 +48,8 @@ def produce_all(kafka, topic: str, values: list[bytes | None], chunk: int = 2_00
 def run(private: Private, n: int, seed: int = 29) -> dict:
     from jobs.compiler.plan import make_plan
     from jobs.compiler.validate import load
-    from jobs.connect.naming import Naming
-    from jobs.connect.settings import KafkaSettings
+    from jobs.config.naming import Naming
+    from jobs.config.settings import KafkaSettings
     from jobs.connect.topics import ensure_topics
     from jobs.runtime.harness import run_in_process
     from tests.hostile import KAFKA_ONLY, MAKERS, arithmetic, check_fraud_oracle, check_hostile_run, mixed_stream

@@ -16,7 +16,7 @@ import json
 import sys
 
 from jobs.cli.registry import command, print_errors
-from jobs.compiler.errors import ScenarioError
+from jobs.lang.errors import ScenarioError
 
 
 def add_connect_args(p: argparse.ArgumentParser, for_run: bool = True) -> None:
@@ -57,7 +57,7 @@ def _load(args: argparse.Namespace, what: str):
     """(plan, connections) or an exit code after printing the problem (every connected command needs --kafka)."""
     from jobs.compiler.plan import make_plan
     from jobs.compiler.validate import load
-    from jobs.connect.settings import SettingsError, load_connections
+    from jobs.config.settings import SettingsError, load_connections
 
     if not args.kafka:
         print(f"kairos {what}: --kafka is required", file=sys.stderr)
@@ -95,7 +95,7 @@ def run_connected(args: argparse.Namespace) -> int:
     if not quiet:
         print(f"kairos run: {plan.scenario.name}: {json.dumps({k: config[k] for k in config if k != 'connections'})}",
               file=sys.stderr, flush=True)
-    from jobs.connect.settings import SettingsError
+    from jobs.config.settings import SettingsError
 
     try:
         seconds = run_embedded(plan, conns, opts, max_seconds=args.max_seconds)
@@ -135,9 +135,9 @@ def job_arguments(args: argparse.Namespace) -> list[str]:
 def _submit(args: argparse.Namespace) -> int:
     import os
 
+    from jobs.config.settings import SettingsError
     from jobs.connect.cluster import ClusterError, submit
     from jobs.connect.runner import default_kafka_jar, describe
-    from jobs.connect.settings import SettingsError
 
     loaded = _load(args, "submit")
     if isinstance(loaded, int):
@@ -246,7 +246,7 @@ def _produce_args(p: argparse.ArgumentParser) -> None:
 
 
 def _produce(args: argparse.Namespace) -> int:
-    from jobs.connect.settings import load_connections
+    from jobs.config.settings import load_connections
     from jobs.connect.topics import produce
 
     kafka = load_connections(args.kafka, None, args.secrets).kafka
@@ -269,7 +269,7 @@ def _tail_args(p: argparse.ArgumentParser) -> None:
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from jobs.connect.settings import load_connections
+    from jobs.config.settings import load_connections
     from jobs.connect.topics import tail
 
     kafka = load_connections(args.kafka, None, args.secrets).kafka

@@ -7,7 +7,7 @@ import json
 import sys
 
 from jobs.cli.registry import add_input_args, command, console, load_with_inputs, print_errors
-from jobs.compiler.errors import ScenarioError
+from jobs.lang.errors import ScenarioError
 
 
 # -- validate --------------------------------------------------------------------------------------
@@ -42,7 +42,10 @@ command("validate", "check scenarios; errors as file:line:col: message")((_valid
 
 # -- run --------------------------------------------------------------------------------------------
 def _run_args(p: argparse.ArgumentParser) -> None:
-    add_input_args(p)
+    add_input_args(p, many=True)
+    from jobs.cli.campaigns import add_many_args
+
+    add_many_args(p)  # [multi] --job-name
     p.add_argument("--out", metavar="DIR",
                    help="file runs: writes actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json here")
     p.add_argument("--parallelism", type=int, default=1, help="operator parallelism (default 1)")
@@ -53,6 +56,12 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from jobs.cli.campaigns import one_or_many, run_many
+
+    many = one_or_many(args.scenario, args.job_name)  # [multi] several scenarios or a directory: one job (campaigns.py)
+    if many is not None:
+        return run_many(args, many)
+    args.scenario = args.scenario[0]
     if args.kafka:
         from jobs.cli.connect import run_connected
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from jobs.compiler.errors import ScenarioError
+from jobs.lang.errors import ScenarioError
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
 
@@ -34,9 +34,14 @@ def print_errors(exc: ScenarioError) -> None:
 
 
 # -- the scenario and its input files -------------------------------------------------------------
-def add_input_args(p: argparse.ArgumentParser) -> None:
-    """The scenario and its input files: shared by `run` and the sandbox commands."""
-    p.add_argument("scenario", metavar="SCENARIO", help="the scenario YAML file")
+def add_input_args(p: argparse.ArgumentParser, many: bool = False) -> None:
+    """The scenario and its input files: shared by `run` and the sandbox commands (`many`: several scenarios
+    or directories, one job: jobs/cli/campaigns.py)."""
+    if many:
+        p.add_argument("scenario", metavar="SCENARIO", nargs="+",
+                       help="the scenario YAML file; several files or directories: all in one job")
+    else:
+        p.add_argument("scenario", metavar="SCENARIO", help="the scenario YAML file")
     p.add_argument("--events", action="append", default=[], metavar="[SOURCE=]FILE",
                    help="JSON-lines events for a source (repeatable; SOURCE may be left out when there is one)")
     p.add_argument("--changelog", action="append", default=[], metavar="NAME=FILE",
@@ -45,39 +50,15 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
                    help="CSV or JSON-lines file for a reference table (repeatable)")
 
 
-def parse_pairs(options: list[str], what: str) -> dict[str, str]:
-    from jobs.runtime.files import InputError
-
-    pairs = {}
-    for option in options:
-        name, sep, path = option.partition("=")
-        if not sep:
-            raise InputError(f"--{what} needs NAME=FILE, got '{option}'")
-        pairs[name] = path
-    return pairs
-
-
 def load_with_inputs(args: argparse.Namespace, command_name: str):
     """The compiled plan and {source: file} of `add_input_args` options, or the exit code of the problem."""
-    from jobs.compiler.plan import make_plan
-    from jobs.compiler.validate import load
-    from jobs.runtime.files import InputError, bind_references, resolve_event_files
+    from jobs.runtime.files import InputError, load_plan
 
     try:
-        references = parse_pairs(args.reference, "reference")
-    except InputError as exc:
-        print(f"kairos {command_name}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        graph = load(args.scenario, given_references=references)
+        return load_plan(args.scenario, args.events, args.changelog, args.reference)
     except ScenarioError as exc:
         print_errors(exc)
         return 1
-    plan = make_plan(graph)
-    try:
-        files = resolve_event_files(graph.scenario, args.events, args.changelog)
-        bind_references(plan, references)
     except InputError as exc:
         print(f"kairos {command_name}: {exc}", file=sys.stderr)
         return 2
-    return plan, files

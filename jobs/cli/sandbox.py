@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from jobs.cli.registry import add_input_args, command, load_with_inputs, print_errors
-from jobs.compiler.errors import ScenarioError
+from jobs.lang.errors import ScenarioError
+from jobs.lang.model import SourceKind
 
 DEFAULT_SHOWN = 20
 
@@ -53,7 +54,7 @@ def _test(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
-    changelogs = {n for n, s in graph.scenario.sources.items() if s.kind == "changelog"}
+    changelogs = {n for n, s in graph.scenario.sources.items() if s.kind == SourceKind.CHANGELOG}
     render(Console(highlight=False), result, limit, [*graph.scenario.sources, *graph.order], changelogs)
     return 0
 

@@ -1,5 +1,6 @@
-"""The scenario compiler: YAML -> model -> validation -> plan -> PyFlink build.
+"""The scenario compiler: the typed scenario (jobs/lang) and the node types (jobs/nodes) -> a checked graph -> a plan.
 
 Each stage is one module and only looks forward:
-  loader (YAML with positions) -> model (typed scenario) -> validate -> plan (graph) -> build (PyFlink).
+  lang.loader (YAML with positions) -> lang.model (typed scenario) -> validate (graph) -> plan (segments)
+  -> flink.job (PyFlink build).
 """

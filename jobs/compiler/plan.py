@@ -12,19 +12,26 @@ and a keyed segment keeps going until a node needs a different key:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from jobs.compiler.expr import CompiledExpr
 from jobs.compiler.validate import Graph
+from jobs.lang.expr import CompiledExpr
 from jobs.nodes.base import NodeRuntime
 
 ENTRY = 0
 EVENT_KEY = "_key"  # key identity of nodes keyed by the event's own key
 
 
+class SegmentKind(StrEnum):
+    ENTRY = "entry"
+    KEYED = "keyed"
+    MERGE = "merge"
+
+
 @dataclass
 class Segment:
     index: int
-    kind: str  # "entry", "keyed" or "merge"
+    kind: SegmentKind
     key_id: str | None = None  # keyed segments: the key expression's text (EVENT_KEY for the event key)
     key: CompiledExpr | None = None  # how an envelope entering this segment gets its key
     nodes: list[str] = field(default_factory=list)
@@ -33,7 +40,7 @@ class Segment:
     @property
     def uid(self) -> str:
         """Stable across edits elsewhere in the graph (savepoints map state by uid): named after its first node."""
-        return self.kind if self.kind == "entry" else f"{self.kind}-{self.nodes[0]}"
+        return self.kind.value if self.kind == SegmentKind.ENTRY else f"{self.kind}-{self.nodes[0]}"
 
 
 @dataclass
@@ -72,7 +79,7 @@ class Plan:
         if len(targets) != 1:
             return None
         only = self.segments[next(iter(targets))]
-        return only.index if only.kind == "keyed" and only.key_id == EVENT_KEY else None
+        return only.index if only.kind == SegmentKind.KEYED and only.key_id == EVENT_KEY else None
 
     def describe(self) -> str:
         lines = []
@@ -83,7 +90,7 @@ class Plan:
 
 
 def make_plan(graph: Graph) -> Plan:
-    segments = [Segment(ENTRY, "entry")]
+    segments = [Segment(ENTRY, SegmentKind.ENTRY)]
     segment_of: dict[str, int] = {}
     keyed_by_id: dict[tuple[int, str], int] = {}  # (upstream segment, key id) -> keyed segment
     for node_id in graph.order:
@@ -92,13 +99,13 @@ def make_plan(graph: Graph) -> Plan:
         if compiled.keyed:
             key_id = compiled.key.source.strip() if compiled.key is not None else EVENT_KEY
             only = next(iter(upstream)) if len(upstream) == 1 else None
-            if only is not None and segments[only].kind == "keyed" and segments[only].key_id == key_id:
+            if only is not None and segments[only].kind == SegmentKind.KEYED and segments[only].key_id == key_id:
                 index = only
             else:
                 index = keyed_by_id.get((only if only is not None else -1, key_id))
                 if index is None:
                     index = len(segments)
-                    segments.append(Segment(index, "keyed", key_id, compiled.key))
+                    segments.append(Segment(index, SegmentKind.KEYED, key_id, compiled.key))
                     keyed_by_id[(only if only is not None else -1, key_id)] = index
             if compiled.changelog:
                 segments[index].changelogs.add(compiled.changelog)
@@ -106,7 +113,7 @@ def make_plan(graph: Graph) -> Plan:
             index = next(iter(upstream))
         else:
             index = len(segments)
-            segments.append(Segment(index, "merge"))
+            segments.append(Segment(index, SegmentKind.MERGE))
         segment_of[node_id] = index
         segments[index].nodes.append(node_id)
     runtimes = {node_id: graph.compiled[node_id].runtime for node_id in graph.order}

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.compiler.model import REFERENCE_PARAMS, SCENARIO_PARAMS, SOURCE_PARAMS
-from jobs.compiler.params import Param, json_schema_for
-from jobs.compiler.policy import CAP_PARAMS, POLICY_PARAMS, QUIET_PARAMS
+from jobs.lang.model import REFERENCE_PARAMS, SCENARIO_PARAMS, SOURCE_PARAMS
+from jobs.lang.params import Param, json_schema_for
+from jobs.lang.policy import CAP_PARAMS, POLICY_PARAMS, QUIET_PARAMS
 from jobs.nodes import NODE_TYPES
 
 TYPE_SCHEMA: dict[str, Any] = {

@@ -10,11 +10,11 @@ from collections import defaultdict, deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from jobs.compiler import params as P
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.model import NodeSpec, Scenario, read_scenario
-from jobs.compiler.paths import ReferenceFileError
-from jobs.compiler.types import common_type
+from jobs.lang import params as P
+from jobs.lang.errors import Collector, Location
+from jobs.lang.model import NodeSpec, Scenario, SourceKind, read_scenario
+from jobs.lang.paths import ReferenceFileError
+from jobs.lang.types import common_type
 from jobs.nodes import COMMON_FIELDS, NODE_TYPES
 from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Env
 
@@ -46,7 +46,7 @@ class Graph:
 
 def _resolve_inputs(scenario: Scenario, errors: Collector) -> dict[str, list[Edge]]:
     node_ids = {n.id for n in scenario.nodes}
-    event_sources = [s for s, src in scenario.sources.items() if src.kind == "events"]
+    event_sources = [s for s, src in scenario.sources.items() if src.kind == SourceKind.EVENTS]
     inputs: dict[str, list[Edge]] = {}
     previous: NodeSpec | None = None
     for spec in scenario.nodes:
@@ -64,7 +64,7 @@ def _resolve_inputs(scenario: Scenario, errors: Collector) -> dict[str, list[Edg
             if name in node_ids:
                 edges.append(Edge(name, port or DEFAULT_PORT, False, loc))
             elif name in scenario.sources:
-                if scenario.sources[name].kind == "changelog":
+                if scenario.sources[name].kind == SourceKind.CHANGELOG:
                     errors.error(loc, f"'{name}' is a changelog: read it with an enrich node, not with 'from'")
                 elif port:
                     errors.error(loc, f"source '{name}' has no ports; write just '{name}'")
@@ -247,8 +247,8 @@ def _add_extra_sources(order: list[str], inputs: dict[str, list[Edge]], compiled
                         seen.add(edge.upstream)
                         todo.extend([] if edge.from_source else [edge.upstream])
             if source in seen:
-                errors.error(loc, f"source '{source}' already reaches '{node_id}' through 'from': the events that "
-                                  "cancel must come from a source of their own")
+                errors.error(loc, f"source '{source}' already reaches '{node_id}' through 'from': the events it "
+                                  "reads besides its input (cancel_if, feedback) must come from a source of their own")
             else:
                 inputs[node_id].append(Edge(source, DEFAULT_PORT, True, loc, extra=True))
 

@@ -1,1 +1,4 @@
-"""Connections to real Kafka, Elasticsearch and Flink clusters: settings and secrets, naming, index template, REST."""
+"""Connected runs on real Kafka, Elasticsearch and Flink clusters: the runner, topics, index template, REST.
+
+Settings, secrets and naming live in jobs/config (read by the Flink connectors too).
+"""

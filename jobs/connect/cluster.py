@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from jobs.connect.runner import PROJECT_ROOT
+from jobs.config.project import PROJECT_ROOT
 
 JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 

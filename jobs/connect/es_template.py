@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.connect.naming import TEMPLATE_NAME, Naming
-from jobs.connect.settings import EsSettings
+from jobs.config.naming import TEMPLATE_NAME, Naming
+from jobs.config.settings import EsSettings
 
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _STRINGS_AS_KEYWORDS = [

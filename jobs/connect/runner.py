@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobs.compiler.plan import Plan
-from jobs.connect.naming import Naming
-from jobs.connect.settings import Connections
+from jobs.config.naming import Naming
+from jobs.config.project import PROJECT_ROOT
+from jobs.config.settings import Connections
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_CHECKPOINT_MS = 5000
 
 
@@ -44,7 +44,7 @@ class ConnectOptions:
 
 def describe(plan: Plan, conns: Connections, opts: ConnectOptions) -> dict:
     """What the job will read and write (no secrets): printed by the CLI, checked by tests."""
-    from jobs.connect.settings import masked
+    from jobs.config.settings import masked
     from jobs.flink.kafka_io import action_channels
 
     naming = opts.naming(plan)
@@ -53,8 +53,7 @@ def describe(plan: Plan, conns: Connections, opts: ConnectOptions) -> dict:
         "inputs": {n: naming.source_topic(s.topic) for n, s in plan.scenario.sources.items()},
         "actions": {c: naming.actions_topic(c) for c in action_channels(plan)},
         "dead_letter": naming.dead_letter_topic,
-        "detections": f"elasticsearch:{naming.index}" if conns.es else f"kafka:{naming.prefix}{plan.scenario.name}"
-                      + ".detections" + (".dryrun" if opts.dry_run else ""),
+        "detections": f"elasticsearch:{naming.index}" if conns.es else f"kafka:{naming.detections_topic}",
         "group_id": naming.group_id,
         "delivery": "exactly-once" if opts.exactly_once else "at-least-once",
         "start": opts.start, "bounded": opts.bounded, "dry_run": opts.dry_run,

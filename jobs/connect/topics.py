@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator
 
-from jobs.connect.settings import KafkaSettings
+from jobs.config.settings import KafkaSettings
 
 
 def ensure_topics(kafka: KafkaSettings, topics: Iterable[str], partitions: int = 1, replication: int = 1,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobs.compiler.plan import Plan
+from jobs.config.project import PROJECT_ROOT
 
 FILE_BUNDLE_SIZE = 1000
 FILE_BUNDLE_TIME_MS = 100
@@ -21,8 +22,7 @@ FILE_BUNDLE_TIME_MS = 100
 
 def prepare_python_path() -> None:
     """PyFlink's thread mode embeds CPython in the JVM; it must find our packages and the venv's."""
-    project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    wanted = [project, *site.getsitepackages()]
+    wanted = [PROJECT_ROOT, *site.getsitepackages()]
     current = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(wanted + current))
 

@@ -28,11 +28,12 @@ from pyflink.datastream import DataStream
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor
 
-from jobs.connect.settings import EsSettings
+from jobs.config.settings import EsSettings
 from jobs.nodes.outputs import dead_letter
+from jobs.runtime.decode import MAX_TS
 
 LOG = logging.getLogger("kairos.es")
-END_OF_INPUT = 2**63 - 1  # an event-time timer there fires on the final watermark of a bounded input
+END_OF_INPUT = MAX_TS  # an event-time timer there fires on the final watermark of a bounded input
 MAX_DOCS = 500
 MAX_BYTES = 5 * 1024 * 1024
 FLUSH_MS = 200

@@ -13,11 +13,12 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSink, FileSource, StreamFormat
 
 from jobs.compiler.plan import Plan
+from jobs.nodes.base import Output
 from jobs.nodes.outputs import dead_letter, encode_output
+from jobs.runtime.decode import MIN_TS
 from jobs.runtime.executor import Stamps, escape_key
 from jobs.runtime.files import canonical, timed_inputs
 
-MIN_TS = -(2**63)
 MIN_SQL_MS, MAX_SQL_MS = -62_135_596_800_000, 253_402_300_799_999  # years 1 and 9999
 OUTPUT_FILES = {"actions": "actions.jsonl", "detected": "detected.jsonl", "dead_letter": "dead_letter.jsonl"}
 
@@ -37,8 +38,7 @@ class FileInputs:
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
         os.makedirs(self.work_dir, exist_ok=True)
         path = os.path.join(self.work_dir, "input.tsv")
-        ooo_ms = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
-        stamps = Stamps(ooo_ms)
+        stamps = Stamps(plan.scenario.max_out_of_orderness_ms)
         with open(path, "w", encoding="utf-8") as handle:
             for source, line, ts, _ in timed_inputs(plan.scenario, self.files):
                 handle.write(f"{source}\t{stamps.next(ts)}\t{line}\n")
@@ -54,7 +54,7 @@ class FileInputs:
 
         os.makedirs(self.work_dir, exist_ok=True)
         path = os.path.join(self.work_dir, "input-keyed.tsv")
-        ooo_ms = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
+        ooo_ms = plan.scenario.max_out_of_orderness_ms
         stamps = Stamps(ooo_ms)
         with open(path, "w", encoding="utf-8") as handle:
             for source, line, ts, key in timed_inputs(plan.scenario, self.files):
@@ -128,6 +128,6 @@ def write_jsonl(path: str, records: list[dict]) -> None:
             try:
                 text = json.dumps(record, ensure_ascii=False, allow_nan=False)
             except (ValueError, TypeError, RecursionError, OverflowError):
-                text = encode_output("dead", record)[1]
+                text = encode_output(Output.DEAD_LETTER, record)[1]
             handle.write(text + "\n")
     os.replace(tmp, path)

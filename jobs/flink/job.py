@@ -23,8 +23,9 @@ from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
 
-from jobs.compiler.model import Source
-from jobs.compiler.plan import ENTRY, Plan
+from jobs.compiler.plan import ENTRY, Plan, SegmentKind
+from jobs.compiler.program import fan_out, make_program, segment_feeds
+from jobs.config.project import PROJECT_ROOT
 from jobs.flink.operators import (
     ACTIONS,
     DEAD_LETTER,
@@ -36,13 +37,11 @@ from jobs.flink.operators import (
     MergeFunction,
     SegmentFunction,
 )
-from jobs.runtime.decode import parse_timestamp
-from jobs.runtime.executor import make_program
+from jobs.lang.model import Source
+from jobs.runtime.decode import MIN_TS, parse_timestamp
 
 # Low-latency bundles: Python work is flushed to Java every 100 records or 10 ms (Flink's default is 1000 ms).
 # See docs/decisions/0006-runtime-settings.md for the measurements behind these numbers.
-MIN_TS = -(2**63)
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCAL_FLINK_CONF = os.path.join(PROJECT_ROOT, "flink-conf", "local", "config.yaml")
 BUNDLE_SIZE = 100
 BUNDLE_TIME_MS = 10
@@ -135,7 +134,7 @@ def source_watermarks(source: Source) -> WatermarkStrategy:
 
 def _watermarks(plan: Plan) -> WatermarkStrategy:
     sources = plan.scenario.sources.values()
-    ooo_ms = max((s.out_of_orderness_ms for s in sources), default=0)
+    ooo_ms = plan.scenario.max_out_of_orderness_ms
     idle_ms = min((s.idleness_ms for s in sources if s.idleness_ms), default=0)
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(ooo_ms))
     if idle_ms:
@@ -195,25 +194,19 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
     for tag in (ACTIONS, DETECTED, DEAD_LETTER):
         side[tag.tag_id].append(out.get_side_output(tag))
 
-    def upstream_of(segment) -> set[int]:
-        found = plan.upstream_segments(segment) | ({ENTRY} if segment.changelogs else set())
-        if any(e.from_source for n in segment.nodes for e in plan.graph.inputs[n]):
-            found.add(ENTRY)
-        return found
-
-    rest = [s for s in plan.segments[1:] if s.index != fused]
-    upstream = {s.index: upstream_of(s) for s in rest}
-    fan_out = {up: sum(1 for ups in upstream.values() if up in ups) for up in range(len(plan.segments))}
-    for segment in rest:
+    feeds_of = segment_feeds(plan, skip=fused)  # the plan's wiring; this only builds it
+    shared = fan_out(feeds_of)
+    for index, ups in feeds_of.items():
+        segment = plan.segments[index]
         feeds = []
-        for up in sorted(upstream[segment.index]):
+        for up in ups:
             stream = envelopes[up]
-            if fan_out[up] > 1:  # only split a stream that feeds several segments: a filter is one more Python call
+            if shared[up] > 1:  # only split a stream that feeds several segments: a filter is one more Python call
                 stream = stream.filter(lambda e, i=segment.index: e[1][0] == i)
             feeds.append(stream)
         merged = feeds[0].union(*feeds[1:]) if len(feeds) > 1 else feeds[0]
         program = make_program(plan, segment.index)
-        if segment.kind == "keyed":
+        if segment.kind == SegmentKind.KEYED:
             out = _key_by_field0(merged).process(SegmentFunction(program, options.counts_dir), output_type=ENVELOPE)
         else:
             out = merged.process(MergeFunction(program, options.counts_dir), output_type=ENVELOPE)

@@ -29,9 +29,10 @@ from pyflink.datastream.connectors.kafka import (
 from pyflink.table import StreamTableEnvironment
 
 from jobs.compiler.plan import Plan
-from jobs.connect.naming import Naming
-from jobs.connect.settings import KafkaSettings
+from jobs.config.naming import Naming
+from jobs.config.settings import KafkaSettings
 from jobs.flink.job import source_watermarks
+from jobs.lang.model import SourceKind
 from jobs.runtime.rawline import wrap_latin1, wrap_line
 
 STARTS = ("committed", "earliest", "latest")
@@ -39,9 +40,8 @@ TRANSACTION_TIMEOUT_MS = "600000"  # below the broker's transaction.max.timeout.
 
 
 def action_channels(plan: Plan) -> list[str]:
-    from jobs.nodes.action import ActionRuntime
-
-    return sorted({rt.channel for rt in plan.runtimes.values() if isinstance(rt, ActionRuntime)})
+    """The action channels of the scenario, as its nodes declare them (one Kafka topic each)."""
+    return sorted({channel for rt in plan.runtimes.values() for channel in rt.channels()})
 
 
 @dataclass
@@ -151,7 +151,7 @@ class KafkaInputs:
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
         streams = []
         for name, source in plan.scenario.sources.items():
-            if source.kind == "changelog":
+            if source.kind == SourceKind.CHANGELOG:
                 streams.append(self._changelog(plan, name))
                 continue
             topic = self.naming.source_topic(source.topic)
@@ -201,6 +201,8 @@ class KafkaOutputs:
     Kafka topic <scenario>.detections (handy without Elasticsearch).
     """
 
+    table_tag = ""  # [multi] jobs/connect/multi_runner.py: several scenarios' tables in one TableEnvironment
+
     def __init__(self, kafka: KafkaSettings, naming: Naming, tables: TableEnv, exactly_once: bool = False,
                  detections=None):
         self.kafka, self.naming, self.tables = kafka, naming, tables
@@ -212,7 +214,7 @@ class KafkaOutputs:
 
     @property
     def detections_topic(self) -> str:
-        return self.naming._shadow(f"{self.naming.prefix}{self.naming.scenario}.detections")
+        return self.naming.detections_topic
 
     def attach(self, plan: Plan, actions: DataStream, detected: DataStream, dead_letter: DataStream) -> None:
         name = plan.scenario.name
@@ -235,7 +237,7 @@ class KafkaOutputs:
             ["c", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])).name(f"{plan.scenario.name}/actions")
         source = t_env.from_data_stream(rows)
         for channel in channels:
-            table = f"actions_{channel}"
+            table = f"actions_{self.table_tag}{channel}"  # [multi] one table per scenario in a shared job
             options = {"connector": "kafka", "topic": self.naming.actions_topic(channel),
                        "key.format": "raw", "key.fields": "k", "value.format": "raw",
                        "value.fields-include": "EXCEPT_KEY", **_client_options(self.kafka)}

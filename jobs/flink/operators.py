@@ -23,23 +23,23 @@ from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
-from jobs.nodes.base import StateSpec
+from jobs.compiler.program import SegmentProgram
+from jobs.nodes.base import Output, StateKind, StateSpec
 from jobs.nodes.outputs import encode_output
-from jobs.runtime.executor import COUNTERS, Executor, SegmentProgram, merge_counts, unescape_key
+from jobs.runtime.executor import COUNTERS, Executor, merge_counts, unescape_key
 
 ACTIONS = OutputTag("actions", Types.STRING())
 DETECTED = OutputTag("detected", Types.STRING())
 DEAD_LETTER = OutputTag("dead_letter", Types.STRING())
 ENVELOPE = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])  # (key, executor envelope)
 TIMED_ENVELOPE = Types.TUPLE([ENVELOPE, Types.LONG()])  # file runs: + event time for the Java assigner
-_TAGS = {"action": ACTIONS, "detected": DETECTED, "dead": DEAD_LETTER}
-MIN_TS = -(2**63)
+_TAGS = {Output.ACTIONS: ACTIONS, Output.DETECTED: DETECTED, Output.DEAD_LETTER: DEAD_LETTER}  # by encode_output
 REPORT_EVERY = 256
 
 
 def _descriptor(spec: StateSpec):
     name = f"{spec.node_id}.{spec.name}"
-    if spec.kind == "value":
+    if spec.kind == StateKind.VALUE:
         descriptor = ValueStateDescriptor(name, Types.PICKLED_BYTE_ARRAY())
     else:
         descriptor = MapStateDescriptor(name, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
@@ -65,7 +65,7 @@ class FlinkRuntime:
         self.states: dict[tuple[str, str], Any] = {}
         for spec in specs:
             descriptor = _descriptor(spec)
-            getter = runtime_context.get_state if spec.kind == "value" else runtime_context.get_map_state
+            getter = runtime_context.get_state if spec.kind == StateKind.VALUE else runtime_context.get_map_state
             self.states[(spec.node_id, spec.name)] = getter(descriptor)
 
     def value_state(self, node_id: str, name: str) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.nodes import patterns
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, Runtime
 from jobs.nodes.patterns import Port
 
 TYPE = "absence"
@@ -25,7 +25,7 @@ DOC = ("Detects an event A (`first`) NOT followed by an event B (`absent`, optio
 PARAMS = patterns.params("absent", "The event B whose absence is detected, e.g. type = 'checkout'.")
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
-FAMILY = "aggregate"
+FAMILY = Family.AGGREGATE
 
 
 @dataclass

@@ -14,12 +14,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
-from jobs.nodes.outputs import iso_ms, jsonable, raw_input
-from jobs.nodes.policy import PolicyRuntime, Reason, compile_policy
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.nodes.base import (
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Output,
+    Runtime,
+    StateKind,
+    StateSpec,
+)
+from jobs.nodes.outputs import ContactKind, iso_ms, jsonable, raw_input
+from jobs.nodes.policy import PolicyRuntime, Reason, Verdict, compile_policy
 from jobs.nodes.policy_cancel import Cancel, compile_cancel
+from jobs.nodes.variants import HOLDOUT, contact_detection, tag_record
 
 TYPE = "action"
 DOC = ("Emits an action on a named channel with a payload built by expressions, keyed by customer. With `delay` "
@@ -41,17 +53,30 @@ PARAMS = [
 ]
 PORTS = ()
 MULTI_INPUT = False
+FAMILY = Family.ACTION
 CANCELLED_PORT = "cancel"  # where cancelling events leave: no node reads it, so the executor counts `filtered`
 
 
 def make_action(scenario: str, node: str, channel: str, to, payload, ctx: Ctx, ts: int) -> dict:
     event_id = ctx.get("_id")
-    return {
+    return tag_record({
         "id": f"{scenario}:{node}:{event_id}",
         "scenario": scenario, "node": node, "channel": channel, "to": jsonable(to),
         "event_id": event_id, "time": iso_ms(ts),
         "payload": {name: jsonable(value) for name, value in payload.items()},
-    }
+    }, ctx)
+
+
+def send(record: dict, key, event: dict, holdout: bool, rt: Runtime) -> None:
+    """The action goes out, unless its event is in a hold-out group: then only the would-be contact is
+    recorded. Under an experiment a sent action leaves a `contact` detection too (see variants.py)."""
+    if holdout:
+        rt.emit(Output.DETECTED, contact_detection(record, key, event, ContactKind.HOLDOUT, would_have_sent=True,
+                                              payload=record["payload"]))
+        return
+    rt.emit(Output.ACTIONS, record)
+    if "experiments" in record:
+        rt.emit(Output.DETECTED, contact_detection(record, key, event, ContactKind.CONTACT, would_have_sent=False))
 
 
 @dataclass
@@ -63,6 +88,9 @@ class ActionRuntime(NodeRuntime):
     cancel: Cancel | None = None
     policy: PolicyRuntime | None = None
     offer: CompiledExpr | None = None
+
+    def channels(self) -> tuple[str, ...]:
+        return (self.channel,)
 
     @property
     def waits(self) -> bool:
@@ -76,10 +104,12 @@ class ActionRuntime(NodeRuntime):
         due_ts = ts + (self.delay_ms or 0)
         record = make_action(rt.scenario, self.id, self.channel, to, payload, ctx, due_ts)
         if not self.waits:
-            rt.emit("action", record)
+            send(record, ctx.get("_key"), raw_input(ctx), HOLDOUT in ctx, rt)
             return ()
         entry = {"record": record, "ts": ts, "due": due_ts, "id": ctx.get("_id"), "key": ctx.get("_key"),
                  "event": raw_input(ctx)}
+        if HOLDOUT in ctx:
+            entry["holdout"] = True
         if self.cancel is not None:
             entry["trigger"] = {name: ctx.get(name) for name in self.cancel.trigger_names}
         if self.policy is not None:
@@ -134,31 +164,32 @@ class ActionRuntime(NodeRuntime):
                 return
         if self.policy is not None:
             verdict, value = self.policy.decide(entry, t, rt)
-            if verdict == "hold":  # quiet hours: try again when they end (cap and cooldown are checked then)
+            if verdict == Verdict.HOLD:  # quiet hours: try again when they end (cap and cooldown are checked then)
                 self._schedule({**entry, "held": True}, value, rt)
                 return
-            if verdict == "suppress":
+            if verdict == Verdict.SUPPRESS:
                 self._suppressed(entry, t, value, rt)
                 return
-            self.policy.record(entry, t, rt)
-        rt.emit("action", {**entry["record"], "time": iso_ms(t)})
+            self.policy.record(entry, t, rt)  # a hold-out too: it must meet the same cooldowns as if sent
+        send({**entry["record"], "time": iso_ms(t)}, entry["key"], entry["event"], entry.get("holdout", False), rt)
 
     def _suppressed(self, entry: dict, t: int, reason: Reason, rt: Runtime, **extra) -> None:
         record = entry["record"]
         fields = {"reason": str(reason), "channel": self.channel, "to": record["to"], **extra}
         if "offer" in entry:
             fields["offer"] = entry["offer"]
-        rt.emit("detected", {
+        rt.emit(Output.DETECTED, {
             "id": f"{rt.scenario}:{self.id}:{entry['id']}", "scenario": rt.scenario, "node": self.id,
             "kind": "action_cancelled" if reason == Reason.CANCELLED else "contact_suppressed",
             "key": jsonable(entry["key"]), "event_id": entry["id"], "time": iso_ms(t),
             "event": jsonable(entry["event"]), "fields": jsonable(fields),
+            **({"experiments": record["experiments"]} if "experiments" in record else {}),
         })
 
     def state_specs(self) -> list[StateSpec]:
-        specs = [StateSpec(self.id, "pending", "map")] if self.waits else []
+        specs = [StateSpec(self.id, "pending", StateKind.MAP)] if self.waits else []
         if self.cancel is not None:
-            specs.append(StateSpec(self.id, "cancellers", "map"))
+            specs.append(StateSpec(self.id, "cancellers", StateKind.MAP))
         return specs + (self.policy.state_specs() if self.policy is not None else [])
 
 

@@ -15,20 +15,51 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.expr import CompiledExpr, ExprError, compile_expression
-from jobs.compiler.loader import YMap
-from jobs.compiler.model import NodeSpec, Reference, Scenario, Source
-from jobs.compiler.params import Param, Value
-from jobs.compiler.types import BOOL, Type
+from jobs.lang.errors import Collector, Location
+from jobs.lang.expr import CompiledExpr, ExprError, compile_expression
+from jobs.lang.loader import YMap
+from jobs.lang.model import NodeSpec, Reference, Scenario, Source
+from jobs.lang.params import Param, Value
+from jobs.lang.types import BOOL, Type
 
 Env = dict[str, Type]  # the fields and variables visible at a point of the graph, with their types
 Ctx = dict[str, Any]  # one event's values as it flows: fields, variables, and _-prefixed metadata
 Emission = tuple[str, Ctx]  # (output port, context) produced by a node
 
 DEFAULT_PORT = "out"
+
+
+class Output(StrEnum):
+    """What leaves the graph besides the ports (`rt.emit(kind, record)`), under the one name it has everywhere a
+    user sees it: the files actions.jsonl / detected.jsonl / dead_letter.jsonl, the keys of a tests file's
+    `expect`, the totals of `kairos test --json`, the `dead_letter` counter."""
+
+    ACTIONS = "actions"
+    DETECTED = "detected"
+    DEAD_LETTER = "dead_letter"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Output | None:
+        return _OUTPUT_ALIASES.get(value)  # type: ignore[arg-type]
+
+
+# the names nodes passed to rt.emit before issue 14 ("action", "dead"): still accepted, so nodes written
+# against the older contract keep working; every consumer reads kinds through `output_kind`
+_OUTPUT_ALIASES = {"action": Output.ACTIONS, "dead": Output.DEAD_LETTER}
+OUTPUT_KINDS: dict[str, Output] = {**{o.value: o for o in Output}, **_OUTPUT_ALIASES}
+
+
+def output_kind(kind: str) -> Output:
+    """The Output an emitted kind means (old names included): a dict lookup, cheap on the hot path."""
+    return OUTPUT_KINDS[kind]
+
+
+class StateKind(StrEnum):
+    VALUE = "value"  # ValueState
+    MAP = "map"  # MapState
 
 
 class Runtime(Protocol):
@@ -41,7 +72,7 @@ class Runtime(Protocol):
     def register_timer(self, ts: int) -> None: ...
     def watermark(self, ctx: Ctx | None = None) -> int: ...
     def current_key(self) -> str: ...
-    def emit(self, kind: str, record: dict) -> None: ...
+    def emit(self, kind: Output | str, record: dict) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +81,7 @@ class StateSpec:
 
     node_id: str
     name: str
-    kind: str  # "value" or "map"
+    kind: StateKind  # a plain "value" / "map" works too (StrEnum compares equal)
     ttl_ms: int | None = None
 
 
@@ -71,6 +102,33 @@ class NodeRuntime:
 
     def state_specs(self) -> list[StateSpec]:
         return []
+
+    # -- what the engine around a node needs to know, asked of the node: nothing outside jobs/nodes/ tests for
+    #    a node's class or reads its fields. The defaults say "none", so a node only overrides what it has.
+    def tables(self) -> tuple[str, ...]:
+        """Reference tables whose rows the node needs bound (`bind_table`) before the job is built."""
+        return ()
+
+    def bind_table(self, table: str, rows: dict[str, dict]) -> None:
+        """Receive a reference table's rows (by key, as text): read-only data shipped with the job."""
+        raise TypeError(f"node '{self.id}' reads no reference table")
+
+    def channels(self) -> tuple[str, ...]:
+        """Action channels the node writes to (one Kafka topic each)."""
+        return ()
+
+    def timed_changelogs(self) -> tuple[str, ...]:
+        """Changelog sources the node joins in event time: an update at or before the watermark is late (a
+        dead letter), because whether the events already released saw it would depend on timing."""
+        return ()
+
+
+@dataclass
+class PassThrough(NodeRuntime):
+    """Passes each event on, unchanged, on its default port (split and union: the graph does their work)."""
+
+    def process(self, ctx: Ctx, ts: int, rt: Runtime) -> Iterable[Emission]:
+        return ((DEFAULT_PORT, ctx),)
 
 
 @dataclass
@@ -157,8 +215,27 @@ def _as_text(raw: Any) -> str:
     return str(raw)
 
 
+class Family(StrEnum):
+    """Families of node types, as `kairos graph` colours them (a module's `FAMILY`; default: its TYPE)."""
+
+    FILTER = "filter"  # filter, switch
+    DECIDE = "decide"  # variables, decide, call
+    ENRICH = "enrich"
+    AGGREGATE = "aggregate"  # aggregate, profile, threshold, sequence, absence
+    ACTION = "action"
+    DETECTED = "detected"
+    SPLIT = "split"  # split, union
+
+
 class NodeType(Protocol):
-    """What a node type module provides (see jobs/nodes/__init__.py for the registry)."""
+    """What a node type module provides (see jobs/nodes/__init__.py for the registry).
+
+    Optional, read through the registry (`jobs.nodes.summary`, `family`, `side_inputs`):
+      * `summary(data) -> str`: the one thing worth reading about a node at a glance (`kairos graph`);
+      * `FAMILY: Family`: how `kairos graph` colours it;
+      * `side_inputs(data) -> list[(kind, name)]`: what it reads besides its `from`, drawn as side edges:
+        ("changelog", source) or ("table", reference).
+    """
 
     TYPE: str
     DOC: str

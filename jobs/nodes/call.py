@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.types import ANY, TypeSpecError, parse_type
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.types import ANY, TypeSpecError, parse_type
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Runtime
 from udfs import EXPORT_MARK, exported
 
 TYPE = "call"
@@ -31,6 +31,7 @@ PARAMS = [
 ]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
+FAMILY = Family.DECIDE
 
 
 # module.function, module possibly dotted: no name may start with _ (no dunders, no private helpers)

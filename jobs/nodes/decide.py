@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.loader import YList, YMap
-from jobs.compiler.params import Value
-from jobs.compiler.types import Type, common_type
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.loader import YList, YMap
+from jobs.lang.params import Value
+from jobs.lang.types import Type, common_type
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Runtime
 
 TYPE = "decide"
 DOC = ("Sets decision variables from the first matching rule (`rules: [{when, then}]`) or decision-table row "
@@ -29,6 +29,7 @@ PARAMS = [
 ]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
+FAMILY = Family.DECIDE
 _OPERATOR_CELL = re.compile(r"^\s*(<=|>=|<>|!=|<|>|=|==|in\b|not\b|between\b|like\b|is\b)", re.IGNORECASE)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Output, Runtime
 from jobs.nodes.outputs import iso_ms, jsonable, raw_input
+from jobs.nodes.variants import tag_record
 
 TYPE = "detected"
 DOC = ("Records the event and chosen values as a detection (an Elasticsearch document in production). The "
@@ -18,6 +19,7 @@ PARAMS = [
 ]
 PORTS = ()
 MULTI_INPUT = False
+FAMILY = Family.DETECTED
 
 
 @dataclass
@@ -27,12 +29,12 @@ class DetectedRuntime(NodeRuntime):
 
     def process(self, ctx: Ctx, ts: int, rt: Runtime):
         event_id = ctx.get("_id")
-        rt.emit("detected", {
+        rt.emit(Output.DETECTED, tag_record({
             "id": f"{rt.scenario}:{self.id}:{event_id}",
             "scenario": rt.scenario, "node": self.id, "kind": self.kind, "key": jsonable(ctx.get("_key")),
             "event_id": event_id, "time": iso_ms(ts), "event": jsonable(raw_input(ctx)),
             "fields": {name: jsonable(expr.fn(ctx)) for name, expr in self.fields},
-        })
+        }, ctx))
         return ()
 
 

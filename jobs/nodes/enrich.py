@@ -15,11 +15,30 @@ Changelog joins have explicit time semantics, chosen per node with `mode`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.model import SourceKind
+from jobs.nodes.base import (
+    DEFAULT_PORT,
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Runtime,
+    StateKind,
+    StateSpec,
+)
+
+
+class Mode(StrEnum):
+    LATEST = "latest"  # the newest value known when the event is processed
+    EVENT_TIME = "event_time"  # the version valid at the event's time (the event waits for the watermark)
+
 
 TYPE = "enrich"
 DOC = ("Looks up a record by key in a reference `table` or a `changelog` source and adds it to the event as `as` "
@@ -29,11 +48,12 @@ PARAMS = [
     P.Param("changelog", P.NAME, "A source of kind changelog."),
     P.Param("key", P.EXPR, "The lookup key, an expression on the event (default: the event's key)."),
     P.Param("as", P.NAME, "The name the found record gets, e.g. profile (then: profile.balance).", True),
-    P.Param("mode", P.CHOICE, "Changelog joins: latest or event_time.", default="latest",
-            choices=("latest", "event_time")),
+    P.Param("mode", P.CHOICE, "Changelog joins: latest or event_time.", default=Mode.LATEST,
+            choices=tuple(Mode)),
 ]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
+FAMILY = Family.ENRICH
 
 
 def _key_of(value: Any) -> str | None:
@@ -52,6 +72,12 @@ class TableRuntime(NodeRuntime):
     def bind(self, rows: dict[str, dict]) -> None:
         self.rows = rows
 
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
+    def bind_table(self, table: str, rows: dict[str, dict]) -> None:
+        self.bind(rows)
+
     def process(self, ctx: Ctx, ts: int, rt: Runtime):
         key = _key_of(self.key.fn(ctx) if self.key is not None else ctx.get("_key"))
         return ((DEFAULT_PORT, {**ctx, self.target: self.rows.get(key) if key is not None else None}),)
@@ -62,8 +88,11 @@ class ChangelogRuntime(NodeRuntime):
     source: str
     target: str
     fields: tuple[str, ...]
-    mode: str
+    mode: Mode
     ttl_ms: int | None
+
+    def timed_changelogs(self) -> tuple[str, ...]:
+        return (self.source,) if self.mode == Mode.EVENT_TIME else ()
 
     def _record(self, ctx: Ctx) -> dict | None:
         return None if ctx.get("_deleted") else {name: ctx.get(name) for name in self.fields}
@@ -71,7 +100,7 @@ class ChangelogRuntime(NodeRuntime):
     def on_changelog(self, source: str, ctx: Ctx, ts: int, rt: Runtime) -> None:
         if source != self.source:
             return
-        if self.mode == "latest":
+        if self.mode == Mode.LATEST:
             latest = rt.value_state(self.id, "latest")
             record = self._record(ctx)
             latest.clear() if record is None else latest.update(record)
@@ -82,7 +111,7 @@ class ChangelogRuntime(NodeRuntime):
         rt.map_state(self.id, "versions").put(ts, self._record(ctx))
 
     def process(self, ctx: Ctx, ts: int, rt: Runtime):
-        if self.mode == "latest":
+        if self.mode == Mode.LATEST:
             return ((DEFAULT_PORT, {**ctx, self.target: rt.value_state(self.id, "latest").value()}),)
         waiting = rt.map_state(self.id, "waiting")
         waiting.put(ts, [*(waiting.get(ts) or []), ctx])
@@ -90,7 +119,7 @@ class ChangelogRuntime(NodeRuntime):
         return ()
 
     def on_timer(self, ts: int, rt: Runtime):
-        if self.mode == "latest":
+        if self.mode == Mode.LATEST:
             return
         waiting, versions = rt.map_state(self.id, "waiting"), rt.map_state(self.id, "versions")
         due = sorted(t for t in waiting.keys() if t <= ts)
@@ -109,9 +138,15 @@ class ChangelogRuntime(NodeRuntime):
             versions.remove(t)
 
     def state_specs(self) -> list[StateSpec]:
-        if self.mode == "latest":
-            return [StateSpec(self.id, "latest", "value", self.ttl_ms)]
-        return [StateSpec(self.id, "versions", "map", self.ttl_ms), StateSpec(self.id, "waiting", "map")]
+        if self.mode == Mode.LATEST:
+            return [StateSpec(self.id, "latest", StateKind.VALUE, self.ttl_ms)]
+        return [StateSpec(self.id, "versions", StateKind.MAP, self.ttl_ms),
+                StateSpec(self.id, "waiting", StateKind.MAP)]
+
+
+def side_inputs(data: dict) -> list[tuple[str, str]]:
+    """What `kairos graph` draws as a side edge into the node."""
+    return [(what, data[what]) for what in ("changelog", "table") if what in data]
 
 
 def summary(data: dict) -> str:
@@ -139,12 +174,12 @@ def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
         return Compiled(TableRuntime(spec.id, name, key, target), {DEFAULT_PORT: {**env, target: reference.schema}})
     name = params["changelog"].value
     source = cc.sources.get(name)
-    if source is None or source.kind != "changelog":
-        changelogs = [s for s, src in cc.sources.items() if src.kind == "changelog"]
+    if source is None or source.kind != SourceKind.CHANGELOG:
+        changelogs = [s for s, src in cc.sources.items() if src.kind == SourceKind.CHANGELOG]
         hint = P.did_you_mean(name, changelogs)
         cc.errors.error(params["changelog"].loc, f"'{name}' is not a changelog source{hint}")
         return None
     mode = params["mode"].value
     runtime = ChangelogRuntime(spec.id, name, target, tuple(source.schema.fields), mode, source.ttl_ms)
     return Compiled(runtime, {DEFAULT_PORT: {**env, target: source.schema}}, keyed=True, key=key,
-                    changelog=name, uses_time=mode == "event_time", holds=mode == "event_time")
+                    changelog=name, uses_time=mode == Mode.EVENT_TIME, holds=mode == Mode.EVENT_TIME)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Runtime
 
 TYPE = "filter"
 DOC = "Keeps events for which `condition` is true. Events where it is false (or null) go to the `false` port."
 PARAMS = [P.Param("condition", P.CONDITION, "A bool expression, e.g. amount > 100 and country != 'PL'.", True)]
 PORTS = (DEFAULT_PORT, "false")
 MULTI_INPUT = False
+FAMILY = Family.FILTER
 
 
 @dataclass

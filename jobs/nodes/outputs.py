@@ -13,9 +13,10 @@ import hashlib
 import json
 import math
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from jobs.nodes.base import Ctx
+from jobs.nodes.base import Ctx, Output, output_kind
 
 EPOCH = datetime(1970, 1, 1)
 MIN_ISO_MS, MAX_ISO_MS = -62_135_596_800_000, 253_402_300_799_999  # years 0001..9999
@@ -35,10 +36,29 @@ def iso_ms(ts: Any) -> str:
     return _text(ts)
 
 
+PII_MASK = "***"
+
+
 def raw_input(ctx: Ctx) -> dict[str, Any]:
-    """The event as it came in: its declared fields, without variables or metadata."""
+    """The event as it came in: its declared fields, without variables or metadata; `pii: true` fields masked."""
     fields = ctx.get("_fields") or ()
+    pii = ctx.get("_pii")
+    if pii:
+        return {name: PII_MASK if name in pii and ctx.get(name) is not None else ctx.get(name) for name in fields}
     return {name: ctx.get(name) for name in fields}
+
+
+def mask_raw(raw: Any, pii: frozenset[str]) -> Any:
+    """A raw line that did not decode, with its `pii: true` fields masked when it is a JSON object (a line
+    that is not JSON cannot be searched for fields: kept as it is, never lost)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError, RecursionError):
+        return raw
+    if not isinstance(data, dict) or not pii & data.keys():
+        return raw
+    return json.dumps({k: PII_MASK if k in pii and v is not None else v for k, v in data.items()},
+                      ensure_ascii=False)
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
@@ -81,15 +101,19 @@ def dead_letter(scenario: str, node: str, error: str, raw: Any, ts: int | None) 
     return record
 
 
-def encode_output(kind: str, record: dict, counts: dict | None = None) -> tuple[str, str]:
+def encode_output(kind: str, record: dict, counts: dict | None = None) -> tuple[Output, str]:
     """(kind, JSON text) for a writer; never raises. An action/detection that is not representable becomes
-    ("dead", a dead letter) and moves its node's count from out to dead_letter (counts: node -> counters)."""
+    (Output.DEAD_LETTER, a dead letter) and moves its node's count from out to dead_letter (counts: node ->
+    counters)."""
     kind, text, _ = encode_checked(kind, record, counts)
     return kind, text
 
 
-def encode_checked(kind: str, record: dict, counts: dict | None = None) -> tuple[str, str, bool]:
-    """encode_output, and whether the record was written as it is (False: the escaped or dead-letter form)."""
+def encode_checked(kind: str, record: dict, counts: dict | None = None) -> tuple[Output, str, bool]:
+    """encode_output, and whether the record was written as it is (False: the escaped or dead-letter form).
+
+    `kind` may be an old name ("action", "dead"): the kind returned is always an Output."""
+    kind = output_kind(kind)
     try:
         text = json.dumps(record, allow_nan=False)
     except (ValueError, TypeError, RecursionError, OverflowError) as exc:
@@ -100,9 +124,10 @@ def encode_checked(kind: str, record: dict, counts: dict | None = None) -> tuple
     return kind, text, True
 
 
-def _fallback(kind: str, record: dict, counts: dict | None, exc: Exception) -> tuple[str, str]:
-    error = f"cannot write the {kind} as JSON: {_text(exc) or type(exc).__name__}"
-    if kind == "dead":
+def _fallback(kind: Output, record: dict, counts: dict | None, exc: Exception) -> tuple[Output, str]:
+    what = "action" if kind == Output.ACTIONS else str(kind)
+    error = f"cannot write the {what} as JSON: {_text(exc) or type(exc).__name__}"
+    if kind == Output.DEAD_LETTER:
         return kind, _last_resort(record)
     node = _text(record.get("node", "?"))
     if counts is not None and node in counts:
@@ -110,7 +135,7 @@ def _fallback(kind: str, record: dict, counts: dict | None, exc: Exception) -> t
         counts[node]["dead_letter"] += 1
     letter = dead_letter(_text(record.get("scenario", "")), node, error, _safe(record, 0), None)
     letter["time"] = record.get("time") if isinstance(record.get("time"), str) else None
-    return "dead", _last_resort(letter)
+    return Output.DEAD_LETTER, _last_resort(letter)
 
 
 def _last_resort(record: dict) -> str:
@@ -141,3 +166,14 @@ def _safe(value: Any, depth: int) -> Any:
     if isinstance(value, (list, tuple)):
         return [_safe(v, depth + 1) for v in value]
     return _text(value)[:MAX_RAW_CHARS]
+
+
+class ContactKind(StrEnum):
+    """The detections an action under an experiment or bandit leaves (jobs/nodes/variants.py), which the outcome
+    report (jobs/report) counts: a sent contact, or a held-out customer's would-be contact."""
+
+    CONTACT = "contact"
+    HOLDOUT = "holdout"
+
+
+CONTROL_VARIANT = "control"  # the hold-out group's variant name, reserved in experiment nodes

@@ -22,10 +22,10 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.types import RecordType
-from jobs.nodes.base import CompileContext, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.types import RecordType
+from jobs.nodes.base import CompileContext, Ctx, Env, NodeRuntime, Runtime, StateKind, StateSpec
 
 TTL_MARGIN_MS = 86_400_000
 DEFAULT_AS = "first"
@@ -168,8 +168,8 @@ class PatternRuntime(NodeRuntime):
 
     def state_specs(self) -> list[StateSpec]:
         ttl = self.within_ms + TTL_MARGIN_MS
-        return [StateSpec(self.id, "pending", "map", ttl), StateSpec(self.id, "seen", "map", ttl),
-                StateSpec(self.id, "next_timer", "value", ttl)]
+        return [StateSpec(self.id, "pending", StateKind.MAP, ttl), StateSpec(self.id, "seen", StateKind.MAP, ttl),
+                StateSpec(self.id, "next_timer", StateKind.VALUE, ttl)]
 
 
 def order_key(ctx: Ctx) -> tuple[int, str]:

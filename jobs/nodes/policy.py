@@ -1,6 +1,6 @@
 """The contact policy as an action node applies it: consent, quiet hours, per-offer cooldown, frequency caps.
 
-The scenario declares the policy once (`policy:`, read by jobs/compiler/policy.py); every action node compiles
+The scenario declares the policy once (`policy:`, read by jobs/lang/policy.py); every action node compiles
 its own `PolicyRuntime` against the fields that reach it, and all of them share one customer's contact history
 in Flink keyed state (ValueState with the policy's TTL, namespace `_policy`), so a cap counts every channel.
 
@@ -17,10 +17,10 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.policy import Cap, PolicySpec, valid_zone
-from jobs.compiler.types import STRING
-from jobs.nodes.base import CompileContext, Ctx, Env, Runtime, StateSpec
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.policy import Cap, PolicySpec, QuietThen, valid_zone
+from jobs.lang.types import STRING
+from jobs.nodes.base import CompileContext, Ctx, Env, Runtime, StateKind, StateSpec
 
 STATE = "_policy"  # node ids start with a letter: this namespace is the policy's alone
 
@@ -35,6 +35,14 @@ class Reason(StrEnum):
     CAP = "cap"
 
 
+class Verdict(StrEnum):
+    """What the policy decides for one contact (`decide`)."""
+
+    SEND = "send"
+    SUPPRESS = "suppress"  # with the Reason
+    HOLD = "hold"  # with the time the quiet hours end
+
+
 @dataclass
 class PolicyRuntime:
     channel: str
@@ -43,7 +51,7 @@ class PolicyRuntime:
     caps: list[Cap]  # the caps that count this channel
     window_ms: int  # the longest cap window of the policy (all channels share the history)
     consent: CompiledExpr | None
-    quiet: tuple[int, int, str] | None  # (start minute, end minute, "hold" | "drop")
+    quiet: tuple[int, int, QuietThen] | None  # (start minute, end minute, then)
     zone: CompiledExpr | None
     default_zone: str
 
@@ -75,26 +83,28 @@ class PolicyRuntime:
             return None
         return int(datetime.combine(day, time(end // 60, end % 60), tz).timestamp() * 1000)
 
-    def decide(self, entry: dict, t: int, rt: Runtime) -> tuple[str, Any]:
-        """("send", None), ("suppress", Reason) or ("hold", release time) for a contact at time t."""
+    def decide(self, entry: dict, t: int, rt: Runtime) -> tuple[Verdict, Any]:
+        """(SEND, None), (SUPPRESS, Reason) or (HOLD, release time) for a contact at time t."""
         if not entry.get("consent", True):
-            return "suppress", Reason.NO_CONSENT
+            return Verdict.SUPPRESS, Reason.NO_CONSENT
         if self.quiet is not None:
             until = self.quiet_until(t, entry["zone"])
             if until is not None:
-                return ("hold", until) if self.quiet[2] == "hold" else ("suppress", Reason.QUIET_HOURS)
+                if self.quiet[2] == QuietThen.HOLD:
+                    return Verdict.HOLD, until
+                return Verdict.SUPPRESS, Reason.QUIET_HOURS
         if self.cooldown_ms:
             last = (rt.value_state(STATE, "offers").value() or {}).get(entry["offer"])
             if last is not None and t - last < self.cooldown_ms:
-                return "suppress", Reason.COOLDOWN
+                return Verdict.SUPPRESS, Reason.COOLDOWN
         if self.caps:
             contacts = rt.value_state(STATE, "contacts").value() or []
             for cap in self.caps:
                 used = sum(1 for ts, channel in contacts
                            if t - cap.per_ms < ts <= t and (cap.channel is None or channel == cap.channel))
                 if used >= cap.max:
-                    return "suppress", Reason.CAP
-        return "send", None
+                    return Verdict.SUPPRESS, Reason.CAP
+        return Verdict.SEND, None
 
     def record(self, entry: dict, t: int, rt: Runtime) -> None:
         """A contact was sent at t: it counts for later cooldowns and caps (old entries are pruned here)."""
@@ -109,7 +119,8 @@ class PolicyRuntime:
             state.update(offers)
 
     def state_specs(self) -> list[StateSpec]:
-        return [StateSpec(STATE, "contacts", "value", self.ttl_ms), StateSpec(STATE, "offers", "value", self.ttl_ms)]
+        return [StateSpec(STATE, "contacts", StateKind.VALUE, self.ttl_ms),
+                StateSpec(STATE, "offers", StateKind.VALUE, self.ttl_ms)]
 
 
 def compile_policy(spec: PolicySpec, channel: str, env: Env, cc: CompileContext) -> PolicyRuntime | None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.types import RecordType
-from jobs.nodes.base import CompileContext, Env, Runtime
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.model import SourceKind
+from jobs.lang.types import RecordType
+from jobs.nodes.base import CompileContext, Env, Output, Runtime
 from jobs.nodes.outputs import dead_letter, iso_ms
 
 CANCEL_PARAMS = [
@@ -36,7 +37,7 @@ class Cancel:
                     if self.condition.fn({**fields, "trigger": entry["trigger"]}) is True:
                         return {"source": self.source, "time": iso_ms(c_ts), "id": event_id if self.has_id else None}
                 except Exception as exc:  # noqa: BLE001 - a failing condition cancels nothing; the reason is kept
-                    rt.emit("dead", dead_letter(rt.scenario, node_id, f"cancel_if: {exc}", fields, c_ts))
+                    rt.emit(Output.DEAD_LETTER, dead_letter(rt.scenario, node_id, f"cancel_if: {exc}", fields, c_ts))
         return None
 
 
@@ -62,5 +63,5 @@ def compile_cancel(value: P.Value, env: Env, delay_ms: int | None, cc: CompileCo
         return None
     condition = cc.condition(v["condition"], {**source.schema.fields, "trigger": RecordType(dict(env))},
                              what="cancel_if")
-    return None if condition is None else Cancel(name, condition, tuple(env), source.kind == "changelog",
+    return None if condition is None else Cancel(name, condition, tuple(env), source.kind == SourceKind.CHANGELOG,
                                                       source.id is not None)

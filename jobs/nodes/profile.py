@@ -18,14 +18,26 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.loader import YMap
-from jobs.compiler.types import FLOAT, INT, STRING, TIMESTAMP, RecordType, Type, is_numeric
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec, names
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.loader import YMap
+from jobs.lang.types import FLOAT, INT, STRING, TIMESTAMP, RecordType, Type, is_numeric
+from jobs.nodes.base import (
+    DEFAULT_PORT,
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Runtime,
+    StateKind,
+    StateSpec,
+    names,
+)
 
 TYPE = "profile"
-FAMILY = "aggregate"
+FAMILY = Family.AGGREGATE
 
 
 class Kind(StrEnum):
@@ -166,9 +178,9 @@ class ProfileRuntime(NodeRuntime):
         return totals
 
     def state_specs(self) -> list[StateSpec]:
-        specs = [StateSpec(self.id, "fields", "value", self.ttl_ms)] if self.plain else []
+        specs = [StateSpec(self.id, "fields", StateKind.VALUE, self.ttl_ms)] if self.plain else []
         if self.horizon_ms:
-            specs.append(StateSpec(self.id, "buckets", "map", self.ttl_ms))
+            specs.append(StateSpec(self.id, "buckets", StateKind.MAP, self.ttl_ms))
         return specs
 
 

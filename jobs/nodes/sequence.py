@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.nodes import patterns
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, Runtime
 from jobs.nodes.patterns import Port
 
 TYPE = "sequence"
@@ -27,7 +27,7 @@ DOC = ("Detects an event A (`first`) followed within `within` by an event B (`th
 PARAMS = patterns.params("then", "The event B that completes the pattern, e.g. type = 'deposit'.")
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
-FAMILY = "aggregate"
+FAMILY = Family.AGGREGATE
 
 
 @dataclass

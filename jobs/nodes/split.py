@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Env, Family, PassThrough
 
 TYPE = "split"
 DOC = "Copies each event to every node that reads from this one. Branches are independent."
 PARAMS: list = []
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
-
-
-@dataclass
-class SplitRuntime(NodeRuntime):
-    def process(self, ctx: Ctx, ts: int, rt: Runtime):
-        return ((DEFAULT_PORT, ctx),)
+FAMILY = Family.SPLIT
 
 
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
-    return Compiled(SplitRuntime(spec.id), {DEFAULT_PORT: env})
+    return Compiled(PassThrough(spec.id), {DEFAULT_PORT: env})

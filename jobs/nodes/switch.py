@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.loader import YList, YMap
-from jobs.compiler.params import Value
-from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.loader import YList, YMap
+from jobs.lang.params import Value
+from jobs.nodes.base import CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Runtime
 
 TYPE = "switch"
 DOC = ("Ordered cases `[{name: gold, when: segment = 'gold'}, ...]`: the first true one wins; otherwise the event "
@@ -22,6 +22,7 @@ PARAMS = [P.Param("cases", P.ANY, "The ordered cases: each a name (the port) and
                   schema=CASES_SCHEMA)]
 PORTS = ("<case name>", "default")
 MULTI_INPUT = False
+FAMILY = Family.FILTER
 
 
 @dataclass

@@ -12,13 +12,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.compiler.types import ANY, BOOL, NULL
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, StateSpec
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.lang.types import ANY, BOOL, NULL
+from jobs.nodes.base import (
+    DEFAULT_PORT,
+    CompileContext,
+    Compiled,
+    Ctx,
+    Env,
+    Family,
+    NodeRuntime,
+    Runtime,
+    StateKind,
+    StateSpec,
+)
 
 TYPE = "threshold"
-FAMILY = "aggregate"
+FAMILY = Family.AGGREGATE
 DOC = ("Passes an event on (port `out`) only when `condition` becomes true for its key: once, until an event "
        "where it is false re-arms it. Every other event leaves on the `rest` port (or stops there).")
 PARAMS = [
@@ -51,7 +62,7 @@ class ThresholdRuntime(NodeRuntime):
         return ((REST, ctx),)
 
     def state_specs(self) -> list[StateSpec]:
-        return [StateSpec(self.id, "fired", "value", self.ttl_ms)]
+        return [StateSpec(self.id, "fired", StateKind.VALUE, self.ttl_ms)]
 
 
 def summary(data: dict) -> str:

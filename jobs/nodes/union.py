@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Env, Family, PassThrough
 
 TYPE = "union"
 DOC = "Merges the events of all its inputs (`from: [a, b]`). Downstream sees the names common to all inputs."
 PARAMS: list = []
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = True
-
-
-@dataclass
-class UnionRuntime(NodeRuntime):
-    def process(self, ctx: Ctx, ts: int, rt: Runtime):
-        return ((DEFAULT_PORT, ctx),)
+FAMILY = Family.SPLIT
 
 
 def compile(spec, params, env: Env, cc: CompileContext) -> Compiled | None:
     # env arrives already intersected by the validator (see validate.merge_envs)
-    return Compiled(UnionRuntime(spec.id), {DEFAULT_PORT: env})
+    return Compiled(PassThrough(spec.id), {DEFAULT_PORT: env})

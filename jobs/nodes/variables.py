@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.compiler import params as P
-from jobs.compiler.expr import CompiledExpr
-from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, NodeRuntime, Runtime, names
+from jobs.lang import params as P
+from jobs.lang.expr import CompiledExpr
+from jobs.nodes.base import DEFAULT_PORT, CompileContext, Compiled, Ctx, Env, Family, NodeRuntime, Runtime, names
 
 TYPE = "variables"
 DOC = "Adds computed values to the event: `set: {name: expression, ...}`; each may use the ones before it."
 PARAMS = [P.Param("set", P.EXPR_MAP, "Names and the expressions that compute them.", True)]
 PORTS = (DEFAULT_PORT,)
 MULTI_INPUT = False
+FAMILY = Family.DECIDE
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from jobs.compiler.types import (
+from jobs.lang.types import (
     ANY,
     BOOL,
     FLOAT,
@@ -29,6 +29,9 @@ from jobs.compiler.types import (
 )
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # int fields are 64-bit, as in Flink (Types.LONG)
+# event times are Java longs: MIN_TS is Flink's watermark before any event and the time of a line that has
+# none (it goes out at once, to the dead letters); MAX_TS is the final watermark of a bounded input
+MIN_TS, MAX_TS = INT_MIN, INT_MAX
 # one event's raw text: an action or detection that carries the event must still fit in a Kafka message
 # (1 MiB by default, max.message.bytes / max.request.size); outputs.MAX_OUTPUT_CHARS checks the rest
 MAX_EVENT_CHARS = 262_144

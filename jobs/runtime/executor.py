@@ -1,8 +1,9 @@
 """The one engine loop: runs a segment's fused nodes for one input, in Flink or in the test harness.
 
-A segment program is picklable data (node runtimes, local wiring, routes to other segments). The executor
-pushes each event through the nodes of its segment, counts what happens at every node, and leaves what
-must go elsewhere in its outbox: envelopes for other segments, actions, detections, dead letters.
+A segment program (jobs/compiler/program.py: node runtimes, local wiring, routes to other segments) says
+what runs and where its output goes; the executor only executes it. It pushes each event through the nodes
+of its segment, counts what happens at every node, and leaves what must go elsewhere in its outbox:
+envelopes for other segments, actions, detections, dead letters.
 Counters obey, per node: in = out + filtered + dead_letter + held (held: waiting in state for a timer).
 """
 
@@ -11,73 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.compiler.model import Source
-from jobs.compiler.plan import ENTRY, Plan
-from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Runtime
-from jobs.nodes.outputs import dead_letter, raw_input
-from jobs.runtime.decode import DecodeError, check_event_time, parse_json, record_decoder
+from jobs.compiler.program import SegmentProgram, make_program  # noqa: F401 - make_program: older callers
+from jobs.lang.model import Source, SourceKind
+from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Output, Runtime
+from jobs.nodes.outputs import dead_letter, mask_raw, raw_input
+from jobs.runtime.decode import MIN_TS, DecodeError, check_event_time, parse_json, record_decoder
 from jobs.runtime.rawline import MARK, unwrap_line
 
 COUNTERS = ("in", "out", "filtered", "dead_letter", "held", "emitted", "late")
 Envelope = tuple  # (segment index, route, key, ts, ctx): route is a node id or "changelog:<source>"
 CHANGELOG = "changelog:"
-
-
-@dataclass
-class SegmentProgram:
-    scenario: str
-    index: int
-    kind: str
-    nodes: dict[str, NodeRuntime]
-    order: list[str]
-    uses_time: set[str]
-    terminal: set[str]
-    holds: set[str]
-    local: dict[tuple[str, str], list[str]]
-    remote: dict[tuple[str, str], list[tuple[int, str]]]
-    segment_keys: dict[int, Any]  # target segment -> CompiledExpr or None (the event key)
-    sources: dict[str, Source] = field(default_factory=dict)  # entry only
-    source_routes: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # entry: source -> targets
-    source_local: dict[str, list[str]] = field(default_factory=dict)
-    changelog_routes: dict[str, list[int]] = field(default_factory=dict)  # entry: changelog -> segments
-
-
-def make_program(plan: Plan, index: int) -> SegmentProgram:
-    segment = plan.segments[index]
-    graph = plan.graph
-    local: dict[tuple[str, str], list[str]] = {}
-    remote: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    members = set(segment.nodes)
-    wiring = [(up, port, targets) for (up, port), targets in graph.downstream.items()
-              if up in members or (index == ENTRY and up in graph.scenario.sources)]
-    for upstream, port, targets in wiring:
-        for target in targets:
-            seg = plan.segment_of[target]
-            if seg == index:
-                local.setdefault((upstream, port), []).append(target)
-            else:
-                remote.setdefault((upstream, port), []).append((seg, target))
-    program = SegmentProgram(
-        scenario=plan.scenario.name, index=index, kind=segment.kind,
-        nodes={n: plan.runtimes[n] for n in segment.nodes}, order=list(segment.nodes),
-        uses_time={n for n in segment.nodes if graph.compiled[n].uses_time},
-        terminal={n for n in segment.nodes if graph.compiled[n].terminal},
-        holds={n for n in segment.nodes if graph.compiled[n].holds and not graph.compiled[n].terminal},
-        local=local, remote=remote,
-        segment_keys={s.index: s.key for s in plan.segments},
-    )
-    if index == ENTRY:
-        program.sources = dict(plan.scenario.sources)
-        for name in plan.scenario.sources:
-            program.source_local[name] = local.pop((name, DEFAULT_PORT), [])
-            program.source_routes[name] = remote.pop((name, DEFAULT_PORT), [])
-        for seg in plan.segments:
-            for changelog in seg.changelogs:
-                program.changelog_routes.setdefault(changelog, []).append(seg.index)
-    return program
+DEAD = Output.DEAD_LETTER  # an outbox entry (DEAD, dead letter)
 
 
 def event_id(source: Source, data: dict, line: str | bytes) -> str:
@@ -85,9 +32,6 @@ def event_id(source: Source, data: dict, line: str | bytes) -> str:
         return str(data[source.id])
     raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
     return hashlib.sha1(raw).hexdigest()[:16]  # stable across runs and machines
-
-
-MIN_TS = -(2**63)
 
 
 class Stamps:
@@ -102,8 +46,13 @@ class Stamps:
         self.ooo_ms = out_of_orderness_ms
         self.max_ts: int | None = None
 
+    @property
+    def watermark(self) -> int:
+        """The watermark after the lines so far: `max time - out_of_orderness - 1`, MIN_TS before any."""
+        return MIN_TS if self.max_ts is None else self.max_ts - self.ooo_ms - 1
+
     def next(self, line_ts: int) -> int:
-        stamp = MIN_TS if self.max_ts is None else self.max_ts - self.ooo_ms - 1
+        stamp = self.watermark
         if line_ts != MIN_TS and (self.max_ts is None or line_ts > self.max_ts):
             self.max_ts = line_ts
         return stamp
@@ -129,6 +78,7 @@ class Executor:
         # only nodes that implement timers are asked on each timer (in topological order)
         self.timer_nodes = [n for n in program.order
                             if type(program.nodes[n]).on_timer is not NodeRuntime.on_timer]
+        self.timed_changelogs = {n: program.nodes[n].timed_changelogs() for n in program.order}
         self.decoders = {name: record_decoder(source.schema) for name, source in program.sources.items()}
         self.fields = {name: tuple(source.schema.fields) for name, source in program.sources.items()}  # shared
         for name in program.sources:
@@ -139,13 +89,21 @@ class Executor:
         """Entry segment: decode one raw input line of a source and send it on.
 
         `stamp` (file runs): the watermark as of this line (see `Stamps`), so lateness is deterministic."""
+        ctx = self.decode(source_name, line, stamp)
+        if ctx is not None:
+            self.dispatch(source_name, ctx, rt)
+
+    # [multi] decode / dispatch are split so that a job running many scenarios decodes a shared source once
+    # and dispatches the same ctx to every scenario reading it (jobs/flink/multi_ops.py)
+    def decode(self, source_name: str, line: str | bytes, stamp: int | None = None) -> Ctx | None:
+        """The line's ctx (counted at the source), or None after its dead letter went to the outbox."""
         source = self.p.sources[source_name]
         counts = self.counts[source_name]
         counts["in"] += 1
         raw = unwrap_line(line) if line[:1] == MARK else line
         try:
             data = parse_json(raw)
-            deleted = source.kind == "changelog" and isinstance(data, dict) and data.get("_deleted") is True
+            deleted = source.kind == SourceKind.CHANGELOG and isinstance(data, dict) and data.get("_deleted") is True
             ctx = self.decoders[source_name](data)
             key, ts = ctx.get(source.key), ctx.get(source.time)
             if key is None:
@@ -157,8 +115,9 @@ class Executor:
             event = event_id(source, data, raw)
         except Exception as exc:  # noqa: BLE001 - whatever a line holds, it is its own dead letter
             counts["dead_letter"] += 1
-            self.outbox.append(("dead", dead_letter(self.p.scenario, source_name, _describe(exc), raw, None)))
-            return
+            shown = mask_raw(raw, source.pii) if source.pii else raw  # [multi] pii fields masked
+            self.outbox.append((DEAD, dead_letter(self.p.scenario, source_name, _describe(exc), shown, None)))
+            return None
         untimed, ts = ts is None, ts if ts is not None else 0
         ctx.update(_src=source_name, _key=str(key), _id=event, _ts=ts,
                    _fields=self.fields[source_name])
@@ -168,10 +127,17 @@ class Executor:
                 ctx["_untimed"] = True
         if stamp is not None:
             ctx["_wm"] = stamp
+        if source.pii:
+            ctx["_pii"] = source.pii  # outputs.raw_input masks these fields
         counts["out"] += 1
-        if source.kind == "changelog":
+        return ctx
+
+    def dispatch(self, source_name: str, ctx: Ctx, rt: Runtime) -> None:
+        """Send a decoded source event on: to the entry's own nodes and to other segments."""
+        if self.p.sources[source_name].kind == SourceKind.CHANGELOG:
+            key, ts = ctx["_key"], ctx["_ts"]
             for seg in self.p.changelog_routes.get(source_name, []):
-                self.outbox.append(("route", (seg, CHANGELOG + source_name, str(key), ts, ctx)))
+                self.outbox.append(("route", (seg, CHANGELOG + source_name, key, ts, ctx)))
             return
         for target in self.p.source_local.get(source_name, []):
             self.push(target, ctx, rt)
@@ -186,7 +152,7 @@ class Executor:
             for node_id in self.p.order:
                 # an event-time join must not take a version older than the watermark: whether the events it
                 # concerns were already released would depend on timing, so it is late like any event
-                if (node_id in self.p.uses_time and getattr(self.p.nodes[node_id], "source", None) == source
+                if (node_id in self.p.uses_time and source in self.timed_changelogs[node_id]
                         and not ctx.get("_untimed")):
                     watermark = rt.watermark(ctx)
                     if ts <= watermark:
@@ -214,7 +180,7 @@ class Executor:
                 emissions = list(node.on_timer(ts, rt) or ())
             except Exception as exc:  # noqa: BLE001 - a failing node must not kill the job
                 self.counts[node_id]["dead_letter"] += 1
-                self.outbox.append(("dead", dead_letter(self.p.scenario, node_id, _describe(exc), None, ts)))
+                self.outbox.append((DEAD, dead_letter(self.p.scenario, node_id, _describe(exc), None, ts)))
                 continue
             self.counts[node_id]["emitted"] += len(emissions)
             self._forward(node_id, emissions, rt, from_timer=True)
@@ -271,7 +237,7 @@ class Executor:
         self.outbox.append(("route", (seg, target, key, ctx["_ts"], ctx)))
 
     def _dead(self, node_id: str, error: str, ctx: Ctx) -> None:
-        self.outbox.append(("dead", dead_letter(self.p.scenario, node_id, error, raw_input(ctx), ctx.get("_ts"))))
+        self.outbox.append((DEAD, dead_letter(self.p.scenario, node_id, error, raw_input(ctx), ctx.get("_ts"))))
 
     def drain(self) -> list[tuple[str, Any]]:
         out, self.outbox = self.outbox, []

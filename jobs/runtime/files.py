@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jobs.compiler.model import Reference, Scenario
-from jobs.compiler.paths import ReferenceFileError
-from jobs.compiler.plan import Plan
-from jobs.compiler.types import ANY
-from jobs.nodes.enrich import TableRuntime
+from jobs.compiler.plan import Plan, make_plan
+from jobs.compiler.validate import load
+from jobs.lang.model import Reference, Scenario, SourceKind
+from jobs.lang.paths import ReferenceFileError
+from jobs.lang.types import ANY
 from jobs.runtime.decode import (
     MAX_EVENT_CHARS,
+    MIN_TS,
     DecodeError,
     cell,
     coerce,
@@ -72,34 +73,57 @@ def _add_row(rows: dict, reference: Reference, record: dict, where: str) -> None
 
 
 def bind_references(plan: Plan, paths: dict[str, str]) -> None:
-    """Put each reference table's rows into the enrich nodes that use it (shipped with the job).
+    """Put each reference table's rows into the nodes that use it (`tables()`; shipped with the job).
 
     `paths` (--reference NAME=FILE, a test case's rows) are read as given: the user chose them. A table's
     own `file:` is checked again here, as at validation: it must be inside the scenario's directory tree.
     """
     scenario = plan.scenario
     for node in plan.runtimes.values():
-        if isinstance(node, TableRuntime):
-            reference = scenario.references[node.table]
-            path = paths.get(node.table)  # given by the user (or a test case): read as given
+        for table in node.tables():
+            reference = scenario.references[table]
+            path = paths.get(table)  # given by the user (or a test case): read as given
             if path is None and reference.file is not None:
                 try:
                     path = scenario.reference_file(reference)
                 except ReferenceFileError as exc:
-                    raise InputError(f"reference '{node.table}': {exc}") from None
+                    raise InputError(f"reference '{table}': {exc}") from None
             if path is None:
-                raise InputError(f"reference '{node.table}' needs a file: --reference {node.table}=FILE")
-            node.bind(load_reference(reference, path))
+                raise InputError(f"reference '{table}' needs a file: --reference {table}=FILE")
+            node.bind_table(table, load_reference(reference, path))
+
+
+def parse_pairs(options: list[str], what: str) -> dict[str, str]:
+    """`NAME=FILE` options (`--reference`) to {name: file}."""
+    pairs = {}
+    for option in options:
+        name, sep, path = option.partition("=")
+        if not sep:
+            raise InputError(f"--{what} needs NAME=FILE, got '{option}'")
+        pairs[name] = path
+    return pairs
+
+
+def load_plan(scenario: str, events: list[str], changelogs: list[str], references: list[str]) -> tuple[Plan, dict]:
+    """What a file run does first (kairos run / test / verify / graph, the cluster entry point): the compiled
+    plan, with its reference tables bound, and {source: file} from the `--events` / `--changelog` options.
+    Raises ScenarioError (the scenario: exit 1) or InputError (the options and files: exit 2)."""
+    given = parse_pairs(references, "reference")
+    graph = load(scenario, given_references=given)
+    plan = make_plan(graph)
+    files = resolve_event_files(graph.scenario, events, changelogs)
+    bind_references(plan, given)
+    return plan, files
 
 
 def resolve_event_files(scenario: Scenario, events: list[str], changelogs: list[str]) -> dict[str, str]:
     """`[SOURCE=]FILE` options to {source: file}; the source may be left out when there is one events source."""
-    event_sources = [n for n, s in scenario.sources.items() if s.kind == "events"]
+    event_sources = [n for n, s in scenario.sources.items() if s.kind == SourceKind.EVENTS]
     files: dict[str, str] = {}
-    for option, kind in [(e, "events") for e in events] + [(c, "changelog") for c in changelogs]:
+    for option, kind in [(e, SourceKind.EVENTS) for e in events] + [(c, SourceKind.CHANGELOG) for c in changelogs]:
         name, sep, path = option.partition("=")
         if not sep:
-            if kind != "events" or len(event_sources) != 1:
+            if kind != SourceKind.EVENTS or len(event_sources) != 1:
                 raise InputError(f"'{option}': say which source, as NAME=FILE (sources: {', '.join(scenario.sources)})")
             name, path = event_sources[0], option
         source = scenario.sources.get(name)
@@ -118,19 +142,19 @@ def _line_facts(scenario: Scenario, source: str, line: str | bytes | None) -> tu
     """(time, key) of a raw line as the entry will decode them: the minimum time when it has none (a broken
     line goes out at once, to the dead-letter output), "" when it has no key."""
     if line is None or len(line) > MAX_EVENT_CHARS:
-        return -(2**63), ""
+        return MIN_TS, ""
     spec = scenario.sources[source]
     try:
         data = json.loads(line)
     except Exception:  # noqa: BLE001 - not UTF-8, not JSON, nested too deep: the entry says which
-        return -(2**63), ""
+        return MIN_TS, ""
     if not isinstance(data, dict):
-        return -(2**63), ""
+        return MIN_TS, ""
     try:
         value = data.get(spec.time)
-        ts = parse_timestamp(value) if value is not None else -(2**63)
+        ts = parse_timestamp(value) if value is not None else MIN_TS
     except Exception:  # noqa: BLE001
-        ts = -(2**63)
+        ts = MIN_TS
     try:
         key = coerce(spec.schema.fields.get(spec.key, ANY), data.get(spec.key), spec.key)
     except Exception:  # noqa: BLE001
@@ -160,7 +184,7 @@ def line_time(scenario: Scenario, source: str, line: str) -> int:
 def timed_inputs(scenario: Scenario, files: dict[str, str]) -> Iterator[tuple[str, str, int, str]]:
     """merged_inputs with each line's time (the minimum when it has none) and key ("" when it has none)."""
     def lines(name: str, path: str) -> Iterator[tuple[int, int, str, int, str, str]]:
-        rank = 0 if scenario.sources[name].kind == "changelog" else 1
+        rank = 0 if scenario.sources[name].kind == SourceKind.CHANGELOG else 1
         with open(path, "rb") as handle:
             for number, raw in enumerate(handle):
                 raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw

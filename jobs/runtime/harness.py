@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.compiler.plan import ENTRY, Plan
+from jobs.compiler.program import make_program
+from jobs.nodes.base import Output, output_kind
 from jobs.nodes.outputs import encode_checked
-from jobs.runtime.executor import Executor, Stamps, make_program, merge_counts
+from jobs.runtime.decode import MAX_TS, MIN_TS
+from jobs.runtime.executor import Executor, Stamps, merge_counts
 from jobs.runtime.files import line_time
-
-MIN_TS = -(2**63)
 
 
 class _Value:
@@ -108,7 +109,7 @@ class Harness:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.executors = [Executor(make_program(plan, s.index)) for s in plan.segments]
-        ooo = max((s.out_of_orderness_ms for s in plan.scenario.sources.values()), default=0)
+        ooo = plan.scenario.max_out_of_orderness_ms
         self.rt = MemoryRuntime(plan.scenario.name, ooo)
         self.stamps = Stamps(ooo)  # the file-run rule: the job reads these stamps from its input file
         self.result = RunResult()
@@ -135,8 +136,9 @@ class Harness:
         self._collect(kind, record if exact else json.loads(text))
 
     def _collect(self, kind: str, record: dict) -> None:
-        target = {"action": self.result.actions, "detected": self.result.detected, "dead": self.result.dead_letter}
-        target[kind].append(record)
+        target = {Output.ACTIONS: self.result.actions, Output.DETECTED: self.result.detected,
+                  Output.DEAD_LETTER: self.result.dead_letter}
+        target[output_kind(kind)].append(record)
 
 
     def _advance(self, watermark: int) -> None:
@@ -159,10 +161,10 @@ class Harness:
     def feed(self, source: str, line: str) -> None:
         self.enter(source, line)
         if self.stamps.max_ts is not None:
-            self._advance(self.stamps.max_ts - self.rt.ooo_ms - 1)
+            self._advance(self.stamps.watermark)
 
     def finish(self) -> RunResult:
-        self._advance(2**63 - 1)  # end of input: the final watermark closes every window
+        self._advance(MAX_TS)  # end of input: the final watermark closes every window
         self.result.counts = merge_counts(e.counts for e in self.executors)
         return self.result
 

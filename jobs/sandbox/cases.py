@@ -21,10 +21,10 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from jobs.compiler import params as P
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.loader import YList, YMap, load_yaml
-from jobs.compiler.model import Scenario
+from jobs.lang import params as P
+from jobs.lang.errors import Collector, Location
+from jobs.lang.loader import YList, YMap, load_yaml
+from jobs.lang.model import Scenario, SourceKind
 
 KINDS = ("actions", "detected", "dead_letter")
 CASE_KEYS = ("name", "description", "events", "changelog", "reference", "expect")
@@ -82,7 +82,7 @@ def _read_events(raw: Any, loc: Location, scenario: Scenario, case: Case, errors
     items = _records(raw, loc, errors, "'events'")
     if items is None:
         return
-    sources = [n for n, s in scenario.sources.items() if s.kind == "events"]
+    sources = [n for n, s in scenario.sources.items() if s.kind == SourceKind.EVENTS]
     for i, item in enumerate(items):
         where = items.item_loc(i)
         if isinstance(item, YMap) and set(item) == {"source", "event"}:
@@ -152,7 +152,7 @@ def read_cases(path: str | Path, scenario: Scenario) -> list[Case]:
         errors.error(getattr(root, "loc", Location(str(path), 1, 1)), "a tests file must be a list of cases")
         errors.raise_if_any()
     cases, names = [], set()
-    changelogs = [n for n, s in scenario.sources.items() if s.kind == "changelog"]
+    changelogs = [n for n, s in scenario.sources.items() if s.kind == SourceKind.CHANGELOG]
     for i, raw in enumerate(root):
         where = root.item_loc(i)
         if not isinstance(raw, YMap):

@@ -11,17 +11,18 @@ from dataclasses import dataclass
 from html import escape
 
 from jobs.compiler.validate import Graph
-from jobs.nodes import NODE_TYPES
+from jobs.lang.model import SourceKind
+from jobs.nodes import family, side_inputs, summary
+from jobs.nodes.base import Family
 
 W, H, H_COUNTS = 230, 62, 80
 COL, ROW, MARGIN = W + 120, 34, 30
-COLORS = {  # fill, stroke by node family
+COLORS = {  # fill, stroke by box kind (sources, tables) or node family (jobs.nodes.base.Family)
     "source": ("#e3eefc", "#3b73c4"), "changelog": ("#e3eefc", "#3b73c4"), "reference": ("#eef2f6", "#6b7c93"),
-    "filter": ("#fff6db", "#c79a1a"), "switch": ("#fff6db", "#c79a1a"),
-    "variables": ("#f1e9fb", "#7d53b8"), "decide": ("#f1e9fb", "#7d53b8"), "call": ("#f1e9fb", "#7d53b8"),
-    "enrich": ("#e2f5f2", "#23897a"), "aggregate": ("#fdebdd", "#c4661f"),
-    "action": ("#e4f6e4", "#2e8b3a"), "detected": ("#fbe5e5", "#b83b3b"),
-    "split": ("#f0f0f0", "#777777"), "union": ("#f0f0f0", "#777777"),
+    Family.FILTER: ("#fff6db", "#c79a1a"), Family.DECIDE: ("#f1e9fb", "#7d53b8"),
+    Family.ENRICH: ("#e2f5f2", "#23897a"), Family.AGGREGATE: ("#fdebdd", "#c4661f"),
+    Family.ACTION: ("#e4f6e4", "#2e8b3a"), Family.DETECTED: ("#fbe5e5", "#b83b3b"),
+    Family.SPLIT: ("#f0f0f0", "#777777"),
 }
 LEGEND = [("source / changelog", "source"), ("reference table", "reference"), ("filter, switch", "filter"),
           ("variables, decide, call", "decide"), ("enrich", "enrich"), ("aggregate", "aggregate"),
@@ -40,9 +41,7 @@ class Box:
 
 def key_parameter(node_type: str, data: dict) -> str:
     """The one thing worth reading about a node at a glance: each node module says it (`summary`)."""
-    module = NODE_TYPES.get(node_type)
-    summary = getattr(module, "summary", None)
-    return summary(data) if summary else ""
+    return summary(node_type, data)
 
 
 def _boxes(graph: Graph) -> tuple[dict[str, Box], list[tuple[str, str, str, bool]]]:
@@ -51,7 +50,7 @@ def _boxes(graph: Graph) -> tuple[dict[str, Box], list[tuple[str, str, str, bool
     boxes: dict[str, Box] = {}
     edges: list[tuple[str, str, str, bool]] = []
     for name, source in scenario.sources.items():
-        kind = "source" if source.kind == "events" else "changelog"
+        kind = "source" if source.kind == SourceKind.EVENTS else "changelog"
         boxes[name] = Box(name, kind, f"{source.kind} · key {source.key}")
     for node_id in graph.order:
         spec = graph.specs[node_id]
@@ -61,14 +60,13 @@ def _boxes(graph: Graph) -> tuple[dict[str, Box], list[tuple[str, str, str, bool
             edges.append((edge.upstream, edge.port, node_id, True))
             layer = max(layer, boxes[edge.upstream].layer + 1)
         boxes[node_id].layer = layer
-        side = spec.data.get("changelog") if spec.type == "enrich" else None
-        table = spec.data.get("table") if spec.type == "enrich" else None
-        if side in scenario.sources:
-            edges.append((side, "changelog", node_id, False))
-        if table in scenario.references:
-            if table not in boxes:
-                boxes[table] = Box(table, "reference", f"reference · key {scenario.references[table].key}")
-            edges.append((table, "lookup", node_id, False))
+        for what, name in side_inputs(spec.type, spec.data):
+            if what == "changelog" and name in scenario.sources:
+                edges.append((name, "changelog", node_id, False))
+            elif what == "table" and name in scenario.references:
+                if name not in boxes:
+                    boxes[name] = Box(name, "reference", f"reference · key {scenario.references[name].key}")
+                edges.append((name, "lookup", node_id, False))
     for up, _, target, data_edge in edges:  # side inputs sit one layer before their first user
         if not data_edge:
             boxes[up].layer = max(0, min(boxes[up].layer or 99, boxes[target].layer - 1))
@@ -168,8 +166,7 @@ def render_svg(graph: Graph, counts: dict[str, dict[str, int]] | None = None,
     for box in boxes.values():
         # a node type without a colour of its own is drawn in its module's FAMILY (e.g. a new pattern node
         # declares FAMILY = "aggregate"): graph.py needs no change per node type
-        family = getattr(NODE_TYPES.get(box.kind), "FAMILY", box.kind)
-        fill, stroke = COLORS.get(box.kind) or COLORS.get(family, ("#f6f6f6", "#888"))
+        fill, stroke = COLORS.get(box.kind) or COLORS.get(family(box.kind), ("#f6f6f6", "#888"))
         detail = box.detail if len(box.detail) <= 34 else box.detail[:33] + "…"
         out.append(f'<g class="node" id="node-{escape(box.id)}"><title>{escape(box.id)} ({box.kind}): '
                    f'{escape(box.detail)}</title>')

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.compiler.plan import Plan
-from jobs.nodes.base import Ctx, NodeRuntime, Runtime
+from jobs.compiler.program import make_program
+from jobs.nodes.base import Ctx, NodeRuntime, Output, Runtime, output_kind
 from jobs.nodes.outputs import jsonable
-from jobs.runtime.executor import Executor, make_program
+from jobs.runtime.executor import Executor
 from jobs.runtime.harness import Harness
 
 # checked in this order: a late event also counts as a dead letter
@@ -198,9 +199,11 @@ class TracingHarness(Harness):
 
     def _collect(self, kind: str, record: dict) -> None:
         super()._collect(kind, record)
-        owner = self.tracer.dead_owner.pop(id(record), None) if kind == "dead" else record.get("event_id")
+        kind = output_kind(kind)
+        owner = self.tracer.dead_owner.pop(id(record), None) if kind == Output.DEAD_LETTER else record.get("event_id")
         trace = self.tracer.trace_for(owner)
-        {"action": trace.actions, "detected": trace.detected, "dead": trace.dead_letter}[kind].append(record)
+        {Output.ACTIONS: trace.actions, Output.DETECTED: trace.detected, Output.DEAD_LETTER: trace.dead_letter}[
+            kind].append(record)
 
 
 def trace_run(plan: Plan, inputs: Iterable[tuple[str, str]]) -> TraceResult:

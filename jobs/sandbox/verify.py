@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobs.compiler.errors import Location
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import Graph
+from jobs.lang.errors import Location
 from jobs.runtime.decode import DecodeError, parse_timestamp
 from jobs.runtime.files import bind_references, canonical, merged_inputs
 from jobs.runtime.harness import RunResult, run_in_process

@@ -180,4 +180,23 @@ wait_until() {
   done
 }
 
+# service_wait NAME TIMEOUT_S CHECK FAILURE VAR: wait until CHECK passes, then say where the service is ($VAR
+# of its env file); FAILURE is the message when it does not come up
+service_wait() {
+  local name="$1" timeout="$2" check="$3" failure="$4" var="$5"
+  is_running "$name" || die "not running"
+  wait_until "$timeout" "$name" "$check" || die "$failure"
+  log "ready at $(source "$(env_file "$name")"; echo "${!var}")"
+}
+
+# service_status NAME CHECK: "running" with the service's env file (passwords left out), or "not running" (rc 1)
+service_status() {
+  local name="$1" check="$2"
+  if is_running "$name" && "$check"; then
+    log "running: $(grep -h '^export' "$(env_file "$name")" | grep -v PASSWORD | tr '\n' ' ')"
+  else
+    log "not running"; return 1
+  fi
+}
+
 require_java() { command -v java >/dev/null || die "java not found (need Java 17)"; }

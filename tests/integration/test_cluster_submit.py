@@ -15,8 +15,8 @@ import pytest
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.config.settings import KafkaSettings
 from jobs.connect.cluster import job_state
-from jobs.connect.settings import KafkaSettings
 from jobs.connect.topics import ensure_topics, produce
 from jobs.runtime.harness import run_in_process
 from tests.integration.test_kafka_es_e2e import es_docs, read_topic, wait_for

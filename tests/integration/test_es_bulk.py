@@ -19,9 +19,9 @@ import uuid
 
 import pytest
 
+from jobs.config.naming import Naming
+from jobs.config.settings import load_connections
 from jobs.connect.es_template import ensure_index_template
-from jobs.connect.naming import Naming
-from jobs.connect.settings import load_connections
 from jobs.flink.es_io import MAX_DOCS, Cancelled, EsBulkWriter
 
 pytestmark = pytest.mark.integration
@@ -175,8 +175,8 @@ def test_buffered_documents_survive_a_restore(index, kafka_bootstrap, tmp_path):
     from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
     from pyflink.java_gateway import get_gateway
 
+    from jobs.config.settings import KafkaSettings
     from jobs.connect.runner import default_kafka_jar
-    from jobs.connect.settings import KafkaSettings
     from jobs.connect.topics import ensure_topics, produce
     from jobs.flink.embedded import prepare_python_path
     from jobs.flink.es_io import attach_es_detections

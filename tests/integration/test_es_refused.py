@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
+from jobs.config.naming import Naming
+from jobs.config.settings import load_connections
 from jobs.connect.es_template import ensure_index_template
-from jobs.connect.naming import Naming
-from jobs.connect.settings import load_connections
 from jobs.flink.es_io import EsBulkWriter
 
 pytestmark = pytest.mark.integration

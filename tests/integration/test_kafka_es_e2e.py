@@ -20,7 +20,7 @@ import pytest
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
-from jobs.connect.settings import KafkaSettings
+from jobs.config.settings import KafkaSettings
 from jobs.connect.topics import ensure_topics, produce, tail
 from jobs.runtime.harness import run_in_process
 

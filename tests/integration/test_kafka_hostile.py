@@ -18,9 +18,9 @@ import pytest
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
-from jobs.connect.naming import Naming
+from jobs.config.naming import Naming
+from jobs.config.settings import KafkaSettings
 from jobs.connect.runner import default_kafka_jar
-from jobs.connect.settings import KafkaSettings
 from jobs.connect.topics import ensure_topics, tail
 from jobs.runtime.files import canonical
 from jobs.runtime.harness import run_in_process

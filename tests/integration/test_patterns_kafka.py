@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.connect.settings import KafkaSettings
+from jobs.config.settings import KafkaSettings
 from jobs.connect.topics import ensure_topics, produce
 from tests import patterns_oracle as oracle
 from tests.integration.test_kafka_es_e2e import read_topic, stop_job, wait_for

@@ -16,8 +16,8 @@ import pytest
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
-from jobs.connect.naming import Naming
-from jobs.connect.settings import KafkaSettings
+from jobs.config.naming import Naming
+from jobs.config.settings import KafkaSettings
 from jobs.connect.topics import ensure_topics, produce
 from jobs.runtime.harness import RunResult
 from tests.e2e.test_policy import SCENARIO, check, iso, make_input

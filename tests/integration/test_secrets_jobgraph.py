@@ -12,8 +12,8 @@ import pytest
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.config.settings import load_connections
 from jobs.connect.runner import ConnectOptions, build, default_kafka_jar
-from jobs.connect.settings import load_connections
 
 pytestmark = pytest.mark.flink
 REPO = Path(__file__).resolve().parents[2]

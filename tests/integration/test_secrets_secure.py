@@ -25,8 +25,8 @@ import pytest
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.config.settings import EsSettings
 from jobs.connect.cluster import cancel_job, job_state
-from jobs.connect.settings import EsSettings
 from jobs.connect.topics import ensure_topics, produce, tail
 from jobs.runtime.harness import run_in_process
 from tests.integration.test_secure import (

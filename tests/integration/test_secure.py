@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.connect.settings import EsSettings, KafkaSettings, load_connections, masked
+from jobs.config.settings import EsSettings, KafkaSettings, load_connections, masked
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = {"KAIROS_KAFKA_USERNAME": "kairos", "KAIROS_KAFKA_PASSWORD": "kafka-s3cret-pw",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from jobs.cli import main
-from jobs.compiler.errors import ScenarioError
 from jobs.compiler.validate import load
+from jobs.lang.errors import ScenarioError
 from jobs.sandbox.cases import read_cases
 from jobs.sandbox.verify import assign, matches
 

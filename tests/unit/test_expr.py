@@ -8,8 +8,8 @@ from typing import Any
 import cloudpickle
 import pytest
 
-from jobs.compiler.expr import FUNCTIONS, CompiledExpr, EvalError, ExprError, check_condition, compile_expression
-from jobs.compiler.types import ANY, BOOL, FLOAT, INT, STRING, TIMESTAMP, ListType, MapType, RecordType, Type
+from jobs.lang.expr import FUNCTIONS, CompiledExpr, EvalError, ExprError, check_condition, compile_expression
+from jobs.lang.types import ANY, BOOL, FLOAT, INT, STRING, TIMESTAMP, ListType, MapType, RecordType, Type
 
 TS = 1711845000000  # 2024-03-31T00:30:00Z: Warsaw switches to summer time (CEST) at 01:00Z that night
 TS2 = 1711713600000  # 2024-03-29T12:00:00Z, a Friday

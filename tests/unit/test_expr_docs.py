@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from jobs.compiler.expr import ExprError, compile_expression
-from jobs.compiler.types import Type, parse_type
+from jobs.lang.expr import ExprError, compile_expression
+from jobs.lang.types import Type, parse_type
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "expressions.md"
 _FENCE = re.compile(r"^```(\w+)(?: (\w+))?\n(.*?)^```", re.M | re.S)

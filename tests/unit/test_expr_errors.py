@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_expr import ENV
 
-from jobs.compiler.expr import ExprError, compile_expression
+from jobs.lang.expr import ExprError, compile_expression
 
 ERRORS: list[tuple[str, int, str]] = [
     # syntax
@@ -82,7 +82,7 @@ def test_error_offset_inside_longer_text() -> None:
 
 
 def test_unknown_name_lists_small_env() -> None:
-    from jobs.compiler.types import INT
+    from jobs.lang.types import INT
 
     with pytest.raises(ExprError) as err:
         compile_expression("zzz", {"a": INT, "b": INT})
@@ -92,8 +92,8 @@ def test_unknown_name_lists_small_env() -> None:
 @pytest.mark.parametrize(("value", "other"), [("x", 0.5), ({"a": 1}, {"b": 2}), ([1], "a"), (1, "a")])
 def test_ordering_an_any_value_that_cannot_be_ordered_is_an_eval_error(value, other) -> None:
     """Was a bare TypeError naming neither the expression nor the values (found by the fuzz drill)."""
-    from jobs.compiler.expr import EvalError
-    from jobs.compiler.types import ANY
+    from jobs.lang.expr import EvalError
+    from jobs.lang.types import ANY
 
     ce = compile_expression("x > y", {"x": ANY, "y": ANY})
     with pytest.raises(EvalError, match=r"'x > y': cannot compare"):

@@ -8,10 +8,10 @@ from functools import cache
 
 import pytest
 
-from jobs.compiler.expr import EvalError, ExprError, check_condition, compile_expression
-from jobs.compiler.expr.runtime import MAX_TEXT
-from jobs.compiler.expr.text import Like
-from jobs.compiler.types import ANY, FLOAT, INT, STRING, TIMESTAMP, ListType
+from jobs.lang.expr import EvalError, ExprError, check_condition, compile_expression
+from jobs.lang.expr.runtime import MAX_TEXT
+from jobs.lang.expr.text import Like
+from jobs.lang.types import ANY, FLOAT, INT, STRING, TIMESTAMP, ListType
 
 ENV = {
     "a": INT,

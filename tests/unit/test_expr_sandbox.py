@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.compiler.expr import ExprError, compile_expression
-from jobs.compiler.expr.grammar import MAX_BRACKET_DEPTH, MAX_SOURCE
-from jobs.compiler.types import ANY, INT, RecordType, Type
+from jobs.lang.expr import ExprError, compile_expression
+from jobs.lang.expr.grammar import MAX_BRACKET_DEPTH, MAX_SOURCE
+from jobs.lang.types import ANY, INT, RecordType, Type
 
 ENV: dict[str, Type] = {
     "x": ANY,

@@ -23,8 +23,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.compiler.expr import EvalError, ExprError, check_condition, compile_expression
-from jobs.compiler.types import BOOL, FLOAT, INT, STRING, Type
+from jobs.lang.expr import EvalError, ExprError, check_condition, compile_expression
+from jobs.lang.types import BOOL, FLOAT, INT, STRING, Type
 
 ENV: dict[str, Type] = {"i1": INT, "i2": INT, "f1": FLOAT, "f2": FLOAT, "s1": STRING, "s2": STRING, "b1": BOOL,
                         "b2": BOOL}  # fmt: skip

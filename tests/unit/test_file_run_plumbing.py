@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
-from jobs.nodes.aggregate import AggregateRuntime
+from jobs.nodes.aggregate import window_runtime
 from jobs.runtime.executor import MIN_TS, Stamps, escape_key, unescape_key
 from jobs.runtime.files import timed_inputs
 from jobs.runtime.harness import MemoryRuntime
@@ -55,7 +55,7 @@ def test_examples_fuse_the_entry_into_their_one_keyed_segment() -> None:
 
 
 def test_sliding_window_keeps_one_pending_timer_and_evicts() -> None:
-    node = AggregateRuntime("w", "sliding", 100, "on_event", None, [("n", "count", None)])
+    node = window_runtime("w", "sliding", 100, "on_event", None, [("n", "count", None)])
     rt = MemoryRuntime("s", 0)
     rt.key = "k"
     state = (rt.segment, "k", "w", "windows")

@@ -11,8 +11,8 @@ import pytest
 
 from jobs.flink.files_io import write_jsonl
 from jobs.nodes.outputs import dead_letter, encode_output, iso_ms
+from jobs.nodes.windows.aggregators import AGGREGATORS
 from tests.hostile import balanced, run_lines
-from udfs.aggregators import AGGREGATORS
 
 
 def strict_json(text: str):
@@ -35,7 +35,7 @@ def test_dead_letter_of_anything_is_valid_json() -> None:
     letter = dead_letter("s", "n", "boom", {"a": float("inf"), "b": float("nan"), "c": 7 ** 6000, "d": "\ud800",
                                             "e": {1, 2}, "f": object()}, -99999999999999999)
     kind, text = encode_output("dead", letter)
-    assert kind == "dead" and text.isascii()
+    assert kind == "dead_letter" and text.isascii()
     got = strict_json(text)
     assert got["raw"]["a"] == "Infinity" and got["raw"]["b"] == "NaN" and got["raw"]["d"] == "\ud800"
     assert got["raw"]["c"] == f"int:{7 ** 6000:#x}"  # lossless: the digits in hex
@@ -59,7 +59,7 @@ def test_an_unwritable_action_becomes_a_dead_letter_of_its_node(value, why) -> N
               "event_id": "e1", "time": "2026-11-02T10:00:00.000Z", "payload": {"x": value}}
     kind, text = encode_output("action", action, counts)
     letter = strict_json(text)
-    assert kind == "dead" and letter["node"] == "alert" and why in letter["error"]
+    assert kind == "dead_letter" and letter["node"] == "alert" and why in letter["error"]
     assert letter["raw"]["id"] == "s:alert:e1" and letter["time"] == "2026-11-02T10:00:00.000Z"
     assert counts["alert"] == {"in": 1, "out": 0, "filtered": 0, "dead_letter": 1, "held": 0}
 
@@ -135,7 +135,7 @@ def test_an_output_too_big_for_kafka_is_a_dead_letter_that_fits() -> None:
     detection = {"id": "s:record:e1", "scenario": "s", "node": "record", "time": "2026-11-02T10:00:00.000Z",
                  "event": {"merchant": "x" * 250_000}, "fields": {"a": "é" * 200_000}}  # 1.45 M chars escaped
     kind, text = encode_output("detected", detection, counts)
-    assert kind == "dead" and len(text) <= 1_000_000 and "more than 1000000" in strict_json(text)["error"]
+    assert kind == "dead_letter" and len(text) <= 1_000_000 and "more than 1000000" in strict_json(text)["error"]
     assert counts["record"]["dead_letter"] == 1 and counts["record"]["out"] == 0
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from jobs.cli import main
-from jobs.compiler.errors import ScenarioError
-from jobs.compiler.loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.lang.errors import ScenarioError
+from jobs.lang.loader import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
 from jobs.runtime.files import InputError, bind_references, load_reference
 
 HEADER = """\

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.compiler.errors import ScenarioError
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.lang.errors import ScenarioError
 from jobs.runtime.harness import run_in_process
 from tests import patterns_oracle as oracle
 

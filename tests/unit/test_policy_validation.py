@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from jobs.compiler.errors import ScenarioError
 from jobs.compiler.plan import make_plan
 from jobs.compiler.validate import load
+from jobs.lang.errors import ScenarioError
 from jobs.runtime.harness import run_in_process
 
 HEADER = """\
@@ -99,8 +99,8 @@ def test_cancel_if_mistakes_are_positioned():
     good = HEADER + ACTION + "    cancel_if: {source: deposits, condition: amount >= trigger.requestd}\n"
     assert any(e.startswith("s.yaml:19:") and "requestd" in e for e in errors_of(good))
     same = HEADER + ACTION + "    cancel_if: {source: atm, condition: 'true'}\n"
-    assert errors_of(same) == ["s.yaml:19:16: source 'atm' already reaches 'send' through 'from': the events that "
-                               "cancel must come from a source of their own"]
+    assert errors_of(same) == ["s.yaml:19:16: source 'atm' already reaches 'send' through 'from': the events it "
+                               "reads besides its input (cancel_if, feedback) must come from a source of their own"]
 
 
 def _run(text: str, lines: list[tuple[str, dict]]):

@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from jobs.compiler.errors import ScenarioError
-from jobs.compiler.types import FLOAT, INT, TIMESTAMP, RecordType
 from jobs.compiler.validate import load
+from jobs.lang.errors import ScenarioError
+from jobs.lang.types import FLOAT, INT, TIMESTAMP, RecordType
 
 HEADER = """\
 name: t

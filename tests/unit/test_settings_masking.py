@@ -9,8 +9,8 @@ import stat
 
 import pytest
 
-from jobs.connect.secrets import SecretRef, mask_url, split_url_credentials
-from jobs.connect.settings import EsSettings, KafkaSettings, SettingsError, load_connections, masked
+from jobs.config.secrets import SecretRef, mask_url, split_url_credentials
+from jobs.config.settings import EsSettings, KafkaSettings, SettingsError, load_connections, masked
 
 PW = "Pa55-unit-" + "x7q"  # never printed
 

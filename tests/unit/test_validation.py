@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from jobs.cli import main
-from jobs.compiler.errors import ScenarioError
 from jobs.compiler.validate import load
+from jobs.lang.errors import ScenarioError
 
 HEADER = """\
 name: t

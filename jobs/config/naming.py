@@ -3,7 +3,8 @@
   inputs      source.topic (default: the source name)
   actions     <scenario>.actions.<channel>, keyed by the action's `to`
   dead letter <scenario>.dead_letter
-  detections  Elasticsearch index kairos-detections-<scenario> (template kairos-detections)
+  detections  Elasticsearch index kairos-detections-<scenario> (template kairos-detections), or without
+              Elasticsearch the topic <scenario>.detections
   dry run     the same with `.dryrun` (topics) / `-dryrun` (index) appended; inputs unchanged
 A prefix (`--prefix staging.`) is put in front of every topic, group and index name: several environments
 (or tests) share one Kafka and one Elasticsearch.
@@ -33,6 +34,10 @@ class Naming:
     @property
     def dead_letter_topic(self) -> str:
         return self._shadow(f"{self.prefix}{self.scenario}.dead_letter")
+
+    @property
+    def detections_topic(self) -> str:
+        return self._shadow(f"{self.prefix}{self.scenario}.detections")
 
     @property
     def index(self) -> str:

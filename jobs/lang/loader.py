@@ -18,8 +18,8 @@ from typing import NoReturn
 
 import yaml
 
-from jobs.compiler import yaml_text
-from jobs.compiler.errors import Diagnostic, Location, ScenarioError
+from jobs.lang import yaml_text
+from jobs.lang.errors import Diagnostic, Location, ScenarioError
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64

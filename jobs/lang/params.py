@@ -9,22 +9,32 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.loader import YList, YMap
+from jobs.lang.errors import Collector, Location
+from jobs.lang.loader import YList, YMap
 
-# Parameter kinds. Each maps to a YAML shape and a JSON Schema fragment.
-EXPR = "expression"  # an expression in the kairos expression language (a string, or a number/bool literal)
-CONDITION = "condition"  # an expression that must be bool
-EXPR_MAP = "expression map"  # {name: expression, ...}, evaluated in order
-DURATION = "duration"  # '500ms', '5s', '10m', '2h', '1d'
-NAME = "name"  # an identifier
-TEXT = "text"  # free text
-INT = "integer"
-BOOL = "boolean"
-CHOICE = "choice"
-ANY = "any"  # a structure read by the node itself (lists of rules, ...)
+
+class ParamKind(StrEnum):
+    """Parameter kinds. Each maps to a YAML shape and a JSON Schema fragment."""
+
+    EXPR = "expression"  # an expression in the kairos expression language (a string, or a number/bool literal)
+    CONDITION = "condition"  # an expression that must be bool
+    EXPR_MAP = "expression map"  # {name: expression, ...}, evaluated in order
+    DURATION = "duration"  # '500ms', '5s', '10m', '2h', '1d'
+    NAME = "name"  # an identifier
+    TEXT = "text"  # free text
+    INT = "integer"
+    BOOL = "boolean"
+    CHOICE = "choice"
+    ANY = "any"  # a structure read by the node itself (lists of rules, ...)
+
+
+# the short names every node module writes (P.EXPR, P.DURATION, ...)
+EXPR, CONDITION, EXPR_MAP, DURATION = ParamKind.EXPR, ParamKind.CONDITION, ParamKind.EXPR_MAP, ParamKind.DURATION
+NAME, TEXT, INT, BOOL, CHOICE, ANY = (ParamKind.NAME, ParamKind.TEXT, ParamKind.INT, ParamKind.BOOL,
+                                      ParamKind.CHOICE, ParamKind.ANY)
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DURATION = re.compile(r"^\s*([0-9]+)\s*(ms|s|m|h|d)\s*$")
@@ -36,7 +46,7 @@ MAX_DURATION_MS = 36_500 * 86_400_000
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str
+    kind: ParamKind
     doc: str
     required: bool = False
     default: Any = None
@@ -154,7 +164,7 @@ def _check_shape(param: Param, raw: Any, loc: Location, errors: Collector, what:
             hint = did_you_mean(str(raw), param.choices)
             errors.error(loc, f"{label} must be one of {choices}, not {shown(raw)}{hint}")
             return None
-        return raw
+        return next(c for c in param.choices if c == raw)  # choices from a StrEnum: the member itself
     return raw
 
 

@@ -7,14 +7,21 @@ is known, present when required and of the right shape, reporting all problems a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
-from jobs.compiler import params as P
-from jobs.compiler.errors import Collector, Location
-from jobs.compiler.loader import YList, YMap, load_yaml
-from jobs.compiler.paths import file_in_tree
-from jobs.compiler.policy import PolicySpec, read_policy
-from jobs.compiler.types import RecordType, Type, TypeSpecError, parse_type
+from jobs.lang import params as P
+from jobs.lang.errors import Collector, Location
+from jobs.lang.loader import YList, YMap, load_yaml
+from jobs.lang.paths import file_in_tree
+from jobs.lang.policy import PolicySpec, read_policy
+from jobs.lang.types import RecordType, Type, TypeSpecError, parse_type
+
+
+class SourceKind(StrEnum):
+    EVENTS = "events"  # a stream of events
+    CHANGELOG = "changelog"  # the latest value per key, read by enrich nodes
+
 
 SCENARIO_PARAMS = [
     P.Param("name", P.NAME, "Scenario name: used for job names, metric names, state uids and document ids.", True),
@@ -30,7 +37,7 @@ SCENARIO_PARAMS = [
 
 SOURCE_PARAMS = [
     P.Param("kind", P.CHOICE, "events: a stream of events; changelog: latest value per key, used by enrich.",
-            default="events", choices=("events", "changelog")),
+            default=SourceKind.EVENTS, choices=tuple(SourceKind)),
     P.Param("schema", P.ANY, "Field names and types (string, int, float, bool, timestamp, list<T>, map<T>, record).",
             True, schema={"type": "object"}),
     P.Param("key", P.NAME, "The field that identifies the customer (or other entity) the event is about.", True),
@@ -55,7 +62,7 @@ REFERENCE_PARAMS = [
 @dataclass
 class Source:
     name: str
-    kind: str
+    kind: SourceKind
     schema: RecordType
     key: str
     time: str
@@ -65,6 +72,7 @@ class Source:
     topic: str
     ttl_ms: int | None
     loc: Location
+    pii: frozenset[str] = frozenset()  # fields written `{type: T, pii: true}`: masked in detections, dead letters
 
 
 @dataclass
@@ -104,18 +112,35 @@ class Scenario:
     def directory(self) -> Path:
         return Path(self.file).parent
 
+    @property
+    def max_out_of_orderness_ms(self) -> int:
+        """The largest out_of_orderness of the sources: the bound of a run that merges them into one stream
+        (file runs, the in-process harness)."""
+        return max((s.out_of_orderness_ms for s in self.sources.values()), default=0)
+
     def reference_file(self, reference: Reference) -> Path:
         """The file a reference's `file:` names, which must exist inside the scenario's directory tree."""
         return file_in_tree(self.directory, reference.file or "", f"give another file with --reference "
                             f"{reference.name}=FILE")
 
 
-def _schema(raw: object, loc: Location, errors: Collector, what: str) -> RecordType | None:
+FIELD_SPEC_KEYS = {"type", "pii"}
+
+
+def _schema(raw: object, loc: Location, errors: Collector, what: str, pii: set[str] | None = None) -> RecordType | None:
     if not isinstance(raw, YMap) or not raw:
         errors.error(loc, f"the schema of {what} must be a mapping of field names to types")
         return None
     fields: dict[str, Type] = {}
     for name, spec in raw.items():
+        # `{type: T, pii: true}`: a field holding personal data (masked in outputs; issue 11, [multi])
+        if (pii is not None and isinstance(spec, dict) and isinstance(spec.get("type"), str)
+                and set(spec) <= FIELD_SPEC_KEYS):
+            if spec.get("pii") not in (None, True, False):
+                errors.error(raw.value_loc(name), f"field '{name}' of {what}: pii must be true or false")
+            elif spec.get("pii") is True:
+                pii.add(name)
+            spec = spec["type"]
         try:
             fields[name] = parse_type(spec)
         except TypeSpecError as exc:
@@ -132,17 +157,18 @@ def _field_in(schema: RecordType | None, name: str | None, loc: Location, errors
 def _read_source(name: str, data: YMap, errors: Collector) -> Source | None:
     what = f"source '{name}'"
     v = P.read_params(data, SOURCE_PARAMS, errors, what=what)
-    schema = _schema(data.get("schema"), data.value_loc("schema"), errors, what)
+    pii: set[str] = set()
+    schema = _schema(data.get("schema"), data.value_loc("schema"), errors, what, pii)
     for f in ("key", "time", "id"):
         if f in v:
             _field_in(schema, v[f].value, v[f].loc, errors, f"'{f}' of {what}")
     if schema is None or "key" not in v or "time" not in v:
         return None
     return Source(
-        name=name, kind=v["kind"].value, schema=schema, key=v["key"].value, time=v["time"].value,
+        name=name, kind=SourceKind(v["kind"].value), schema=schema, key=v["key"].value, time=v["time"].value,
         id=v["id"].value if "id" in v else None, out_of_orderness_ms=v["out_of_orderness"].value or 0,
         idleness_ms=v["idleness"].value or 0, topic=v["topic"].value if "topic" in v else name,
-        ttl_ms=v["ttl"].value if "ttl" in v else None, loc=data.loc,
+        ttl_ms=v["ttl"].value if "ttl" in v else None, loc=data.loc, pii=frozenset(pii),
     )
 
 

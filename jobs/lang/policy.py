@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jobs.compiler import params as P
-from jobs.compiler.errors import Collector, Location, ScenarioError
-from jobs.compiler.loader import YList, YMap, load_yaml
-from jobs.compiler.paths import ReferenceFileError, file_in_tree
+from jobs.lang import params as P
+from jobs.lang.errors import Collector, Location, ScenarioError
+from jobs.lang.loader import YList, YMap, load_yaml
+from jobs.lang.paths import ReferenceFileError, file_in_tree
 
 DEFAULT_TTL_MS = 30 * 86_400_000
 POLICY_PARAMS = [
@@ -32,6 +33,15 @@ POLICY_PARAMS = [
             "{sms: profile.sms_consent}.", schema={"type": "object"}),
     P.Param("description", P.TEXT, "What this policy is for."),
 ]
+
+
+class QuietThen(StrEnum):
+    """What quiet hours do to a contact that falls inside them."""
+
+    HOLD = "hold"  # send when the quiet hours end
+    DROP = "drop"  # do not send
+
+
 CAP_PARAMS = [
     P.Param("max", P.INT, "At most this many contacts...", True),
     P.Param("per", P.DURATION, "...per rolling window of this length.", True),
@@ -42,8 +52,8 @@ QUIET_PARAMS = [
     P.Param("end", P.TEXT, "Local time they end, 'HH:MM'; before start means the next day.", True),
     P.Param("time_zone", P.EXPR, "The customer's IANA time zone, an expression on the event (e.g. profile.tz)."),
     P.Param("default_time_zone", P.TEXT, "The zone used when `time_zone` is absent or null.", default="UTC"),
-    P.Param("then", P.CHOICE, "hold: send when the quiet hours end; drop: do not send.", default="hold",
-            choices=("hold", "drop")),
+    P.Param("then", P.CHOICE, "hold: send when the quiet hours end; drop: do not send.", default=QuietThen.HOLD,
+            choices=tuple(QuietThen)),
 ]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -61,7 +71,7 @@ class QuietHours:
     end_min: int
     time_zone: P.Value | None  # an expression, typed per action node
     default_time_zone: str
-    then: str  # "hold" or "drop"
+    then: QuietThen
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobs.compiler import params as P
+from jobs.lang import params as P
 
 
 class ReferenceFileError(ValueError):

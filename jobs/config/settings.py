@@ -4,7 +4,7 @@ Secrets come from environment variables or secrets files (`--secrets FILE`, line
 several files: later ones win), never from scenario files or command-line values (those show up in `ps` and in
 Flink's logs). Environment variables win over files. Anything printed goes through `masked()`, and `repr()` of
 the settings masks too. The job graph never holds a secret: only where the running job finds it
-(jobs/connect/secrets.py, decision 0011).
+(jobs/config/secrets.py, decision 0011).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from jobs.connect.secrets import (
+from jobs.config.secrets import (
     SecretRef,
     SettingsError,
     ephemeral_secrets_file,
