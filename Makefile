@@ -58,7 +58,8 @@ bench: setup jars
 
 ## drills: fault drills on servers of their own (TaskManager kill -9, broker restart, Elasticsearch outage,
 ##         restore, poison stream, expression fuzz) vs an oracle; bench/drills.json + a table; not part of make test
-##         (~60 min on the shared 2-core machine; DRILLS_QUICK=1 ~15 min; one drill: DRILLS_ARGS="--only restore")
+##         (~2 h on the shared 2-core machine at load 20-40, the fuzz alone 44 min; DRILLS_QUICK=1 ~15 min;
+##         one drill: DRILLS_ARGS="--only restore")
 drills: setup jars
 	$(PY) -m bench.drills $(DRILLS_ARGS)
 
