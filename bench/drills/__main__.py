@@ -145,7 +145,7 @@ def main() -> int:
     finally:
         if private is not None:
             private.stop()
-            for data in ("kafka/data", "elasticsearch/data", "flink-cluster/state"):
+            for data in ("kafka/data", "elasticsearch/data", "flink-cluster/state", "flink-cluster/tmp"):
                 shutil.rmtree(root / "services" / data, ignore_errors=True)
     print(f"\n{table(drills)}\n\n({len(chosen)} drills in {time.monotonic() - started:.0f} s; logs in {root})")
     return 0 if all(drills[n].get("ok") for n in chosen) else 1
