@@ -116,6 +116,9 @@ def _submit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", metavar="SCENARIO")
     _cluster_arg(p)
     add_connect_args(p, for_run=False)
+    from jobs.cli.ops import add_restore_args
+
+    add_restore_args(p)  # --from-savepoint, --allow-non-restored-state, --against (jobs/cli/ops.py)
 
 
 def job_arguments(args: argparse.Namespace) -> list[str]:
@@ -159,8 +162,13 @@ def _submit(args: argparse.Namespace) -> int:
     job_args[1] = os.path.abspath(args.scenario)
     if conns.es:
         job_args[job_args.index("--es") + 1] = conns.es.url  # without credentials: they never travel in arguments
+    from jobs.cli.ops import check_restore
+
+    if check_restore(args, plan):
+        return 1
     try:
-        job_id = submit(args.cluster, job_args, jar)
+        job_id = submit(args.cluster, job_args, jar, savepoint=args.from_savepoint,
+                        allow_non_restored=args.allow_non_restored_state)
     except ClusterError as exc:
         print(f"kairos submit: {exc}", file=sys.stderr)
         return 3

@@ -14,6 +14,9 @@ from jobs.lang.errors import ScenarioError
 def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
     p.add_argument("--plan", action="store_true", help="also print the operators each scenario compiles to")
+    p.add_argument("--against", metavar="OLD.yaml",
+                   help="also check that a job of each scenario can start from a savepoint of a job of OLD.yaml "
+                        "(stateful nodes unchanged: docs/operations.md)")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -31,7 +34,17 @@ def _validate(args: argparse.Namespace) -> int:
             print_errors(exc)
             failed += 1
             continue
-        print(f"{path}: ok ({len(graph.order)} nodes)")
+        if args.against:
+            from jobs.compiler.compat import require_upgrade
+
+            try:
+                require_upgrade(make_plan(load(args.against)), make_plan(graph))
+            except ScenarioError as exc:
+                print_errors(exc)
+                failed += 1
+                continue
+        print(f"{path}: ok ({len(graph.order)} nodes)" + (f", compatible with a savepoint of {args.against}"
+                                                           if args.against else ""))
         if args.plan:
             print("  " + make_plan(graph).describe().replace("\n", "\n  "))
     return 1 if failed else 0
@@ -82,8 +95,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.quiet:
         summary = run_files(plan, files, args.out, parallelism=args.parallelism)
     else:
-        with out.status("starting the embedded Flink engine...") as status:
-            summary = run_files(plan, files, args.out, on_progress=status.update, parallelism=args.parallelism)
+        from jobs.cli.ops import line_progress
+
+        with line_progress(out) as on_lines:
+            summary = run_files(plan, files, args.out, on_lines=on_lines, parallelism=args.parallelism)
         _print_summary(out, graph.scenario.name, summary, args.out)
     return 0
 

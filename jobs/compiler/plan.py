@@ -36,10 +36,16 @@ class Segment:
     key: CompiledExpr | None = None  # how an envelope entering this segment gets its key
     nodes: list[str] = field(default_factory=list)
     changelogs: set[str] = field(default_factory=set)  # changelog sources this segment consumes
+    origin: str = "entry"  # keyed segments: the uid of the segment whose envelopes it keys ("union": several)
 
     @property
     def uid(self) -> str:
-        """Stable across edits elsewhere in the graph (savepoints map state by uid): named after its first node."""
+        """The Flink operator uid: savepoints map state by it, so it must survive edits that leave the
+        segment's state alone. A keyed segment is one per (upstream segment, key): named after both, not
+        after its first node, so a new node (a filter, an action) joining the segment keeps its uid
+        (docs/operations.md "Upgrade"); merge segments hold no state."""
+        if self.kind == SegmentKind.KEYED:
+            return f"keyed-{self.key_id}" + ("" if self.origin == "entry" else f"@{self.origin}")
         return self.kind.value if self.kind == SegmentKind.ENTRY else f"{self.kind}-{self.nodes[0]}"
 
 
@@ -105,7 +111,8 @@ def make_plan(graph: Graph) -> Plan:
                 index = keyed_by_id.get((only if only is not None else -1, key_id))
                 if index is None:
                     index = len(segments)
-                    segments.append(Segment(index, SegmentKind.KEYED, key_id, compiled.key))
+                    segments.append(Segment(index, SegmentKind.KEYED, key_id, compiled.key,
+                                            origin=segments[only].uid if only is not None else "union"))
                     keyed_by_id[(only if only is not None else -1, key_id)] = index
             if compiled.changelog:
                 segments[index].changelogs.add(compiled.changelog)

@@ -67,10 +67,13 @@ def flink_bin() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(pyflink.__file__)), "bin", "flink")
 
 
-def submit(cluster: str, job_args: list[str], kafka_jar: str, timeout_s: float = 300) -> str:
-    """`flink run -d` the scenario job; returns the job id. Secrets travel by environment or secrets file only."""
+def submit(cluster: str, job_args: list[str], kafka_jar: str, timeout_s: float = 300,
+           savepoint: str | None = None, allow_non_restored: bool = False) -> str:
+    """`flink run -d` the scenario job; returns the job id. Secrets travel by environment or secrets file only.
+    `savepoint`: start from this savepoint (or retained checkpoint) directory."""
     address = cluster.split("://", 1)[-1].rstrip("/")
-    command = [flink_bin(), "run", "-m", address, "-d", "-j", kafka_jar,
+    restore = (["-s", savepoint] if savepoint else []) + (["--allowNonRestoredState"] if allow_non_restored else [])
+    command = [flink_bin(), "run", "-m", address, "-d", *restore, "-j", kafka_jar,
                "-pyclientexec", sys.executable, "-pyexec", sys.executable,
                "-py", os.path.join(PROJECT_ROOT, "jobs", "scenario_job.py"),
                "--pyFiles", ",".join(os.path.join(PROJECT_ROOT, d) for d in ("jobs", "udfs")), *job_args]

@@ -45,9 +45,13 @@ class ConnectOptions:
 def describe(plan: Plan, conns: Connections, opts: ConnectOptions) -> dict:
     """What the job will read and write (no secrets): printed by the CLI, checked by tests."""
     from jobs.config.settings import masked
+    from jobs.flink.contacts_io import contacts_topic, shared_policy
     from jobs.flink.kafka_io import action_channels
 
     naming = opts.naming(plan)
+    policy = shared_policy(plan)[0]
+    shared = {"contacts": {"policy": policy, "reads": contacts_topic(naming),
+                           "writes": contacts_topic(naming, write=True)}} if policy else {}
     return {
         "scenario": plan.scenario.name,
         "inputs": {n: naming.source_topic(s.topic) for n, s in plan.scenario.sources.items()},
@@ -57,7 +61,7 @@ def describe(plan: Plan, conns: Connections, opts: ConnectOptions) -> dict:
         "group_id": naming.group_id,
         "delivery": "exactly-once" if opts.exactly_once else "at-least-once",
         "start": opts.start, "bounded": opts.bounded, "dry_run": opts.dry_run,
-        "connections": masked(conns),
+        "connections": masked(conns), **shared,
     }
 
 
@@ -70,11 +74,13 @@ def prepare(plan: Plan, conns: Connections, opts: ConnectOptions) -> None:
     if conns.es:
         ensure_index_template(conns.es, naming)
     outputs = _outputs(plan, conns, opts)
-    ensure_topics(conns.kafka, outputs.topics(plan), partitions=opts.partitions)
+    ensure_topics(conns.kafka, outputs.topics(plan), partitions=opts.partitions,
+                  compacted=getattr(outputs, "compacted", ()))
 
 
 def _outputs(plan: Plan, conns: Connections, opts: ConnectOptions, tables=None):
-    from jobs.flink.kafka_io import KafkaOutputs, TableEnv
+    from jobs.flink.contacts_io import io_classes
+    from jobs.flink.kafka_io import TableEnv
 
     naming = opts.naming(plan)
     detections = None
@@ -83,7 +89,8 @@ def _outputs(plan: Plan, conns: Connections, opts: ConnectOptions, tables=None):
 
         def detections(stream, es=conns.es, index=naming.index, name=plan.scenario.name):
             return attach_es_detections(stream, es, index, name, buckets=opts.parallelism)
-    return KafkaOutputs(conns.kafka, naming, tables or TableEnv(None), opts.exactly_once, detections)
+    outputs_class = io_classes(plan)[1]  # + the contacts topic with a shared policy (contacts_io.py)
+    return outputs_class(conns.kafka, naming, tables or TableEnv(None), opts.exactly_once, detections)
 
 
 def build(plan: Plan, conns: Connections, opts: ConnectOptions, embedded: bool = True):
@@ -91,8 +98,9 @@ def build(plan: Plan, conns: Connections, opts: ConnectOptions, embedded: bool =
 
     The job gets `conns.for_job()`: secrets by reference only (decision 0011); SettingsError when a secret has
     no place the running job can read it from."""
+    from jobs.flink.contacts_io import enable_publishing, io_classes
     from jobs.flink.job import JobOptions, build_job, make_environment
-    from jobs.flink.kafka_io import KafkaInputs, TableEnv
+    from jobs.flink.kafka_io import KafkaOutputs, TableEnv
 
     conns = conns.for_job(embedded)
 
@@ -103,7 +111,10 @@ def build(plan: Plan, conns: Connections, opts: ConnectOptions, embedded: bool =
                              extra_config=dict(opts.extra_config or {}), embedded=embedded)
     env = make_environment(job_options)
     tables = TableEnv(env)
-    inputs = KafkaInputs(conns.kafka, opts.naming(plan), tables, opts.start, opts.bounded)
+    inputs_class, outputs_class = io_classes(plan)
+    if outputs_class is not KafkaOutputs:  # a shared policy: this job writes and reads the contacts topic
+        enable_publishing(plan)
+    inputs = inputs_class(conns.kafka, opts.naming(plan), tables, opts.start, opts.bounded)
     build_job(env, plan, inputs, _outputs(plan, conns, opts, tables), job_options)
     return env
 

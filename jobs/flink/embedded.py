@@ -46,9 +46,20 @@ class RunSummary:
     seconds: float
 
 
+def lines_read(counts_dir: str) -> int:
+    """Input lines the job's entry operators have read so far (each writes its tally every 0.5 s)."""
+    done = 0
+    for path in glob.glob(os.path.join(counts_dir, "progress", "*.json")):
+        with contextlib.suppress(OSError, ValueError), open(path, encoding="utf-8") as handle:
+            done += int(json.load(handle))
+    return done
+
+
 def run_files(plan: Plan, files: dict[str, str], out_dir: str,
-              on_progress: Callable[[str], None] | None = None, parallelism: int = 1) -> RunSummary:
-    """Embedded run: files in, DIR/actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json out."""
+              on_progress: Callable[[str], None] | None = None, parallelism: int = 1,
+              on_lines: Callable[[int, int, float], None] | None = None) -> RunSummary:
+    """Embedded run: files in, DIR/actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json out.
+    `on_lines(read, total, seconds)` is called every 0.5 s while the job runs, and once at the end."""
     prepare_python_path()
     from jobs.flink.files_io import FileInputs, FileOutputs
     from jobs.flink.job import JobOptions, build_job, make_environment
@@ -73,9 +84,13 @@ def run_files(plan: Plan, files: dict[str, str], out_dir: str,
     while not result.done():
         if on_progress:
             on_progress(f"running: {inputs.lines} input lines, {time.monotonic() - started:.0f}s")
+        if on_lines:
+            on_lines(lines_read(counts_dir), inputs.lines, time.monotonic() - started)
         time.sleep(0.5)
     result.result()  # raises with Flink's error when the job failed
     seconds = time.monotonic() - started
+    if on_lines:
+        on_lines(lines_read(counts_dir), inputs.lines, seconds)
     results = outputs.collect()
     parts = []
     for path in sorted(glob.glob(os.path.join(counts_dir, "*.json"))):

@@ -28,6 +28,7 @@ from jobs.compiler.program import fan_out, make_program, segment_feeds
 from jobs.config.project import PROJECT_ROOT
 from jobs.flink.operators import (
     ACTIONS,
+    CONTACTS,
     DEAD_LETTER,
     DETECTED,
     ENVELOPE,
@@ -166,7 +167,12 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
     """Add the scenario's operators to `env`. Every stateful operator gets a uid from scenario + segment."""
     name = plan.scenario.name
     entry_program = make_program(plan, ENTRY)
-    side: dict[str, list[DataStream]] = {tag.tag_id: [] for tag in (ACTIONS, DETECTED, DEAD_LETTER)}
+    # a shared contact policy (Kafka runs): snapshots leave on a fourth side output, and the contacts topic
+    # feeds the policy's keyed operators directly (jobs/flink/contacts_io.py)
+    contacts = hasattr(outputs, "attach_contacts")
+    tags = (ACTIONS, DETECTED, DEAD_LETTER, CONTACTS) if contacts else (ACTIONS, DETECTED, DEAD_LETTER)
+    extra_feeds = inputs.extra_segment_feeds(env, plan) if hasattr(inputs, "extra_segment_feeds") else {}
+    side: dict[str, list[DataStream]] = {tag.tag_id: [] for tag in tags}
     # parallelism 1 only: a parallel Table file source may split the file, and one key's lines must keep their order
     fusable = options.deterministic and options.parallelism == 1 and hasattr(inputs, "keyed_raw_stream")
     fused = plan.fused_entry() if fusable else None
@@ -191,7 +197,7 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
         out = out.name(f"{name}/entry").uid(f"{name}/entry")
         envelopes = {ENTRY: _java_timestamps(out, _watermarks(plan)).name(f"{name}/watermarks")
                      if own_watermarks else out}
-    for tag in (ACTIONS, DETECTED, DEAD_LETTER):
+    for tag in tags:
         side[tag.tag_id].append(out.get_side_output(tag))
 
     feeds_of = segment_feeds(plan, skip=fused)  # the plan's wiring; this only builds it
@@ -204,6 +210,7 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
             if shared[up] > 1:  # only split a stream that feeds several segments: a filter is one more Python call
                 stream = stream.filter(lambda e, i=segment.index: e[1][0] == i)
             feeds.append(stream)
+        feeds.extend(extra_feeds.get(segment.index, ()))
         merged = feeds[0].union(*feeds[1:]) if len(feeds) > 1 else feeds[0]
         program = make_program(plan, segment.index)
         if segment.kind == SegmentKind.KEYED:
@@ -212,12 +219,14 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
             out = merged.process(MergeFunction(program, options.counts_dir), output_type=ENVELOPE)
         out = out.name(f"{name}/{segment.uid}").uid(f"{name}/{segment.uid}")
         envelopes[segment.index] = out
-        for tag in (ACTIONS, DETECTED, DEAD_LETTER):
+        for tag in tags:
             side[tag.tag_id].append(out.get_side_output(tag))
 
     def union(streams: list[DataStream]) -> DataStream:
         return streams[0].union(*streams[1:]) if len(streams) > 1 else streams[0]
 
+    if contacts:  # before attach: its Table inserts join the statement set attach() builds
+        outputs.attach_contacts(plan, union(side["contacts"]))
     outputs.attach(plan, union(side["actions"]), union(side["detected"]), union(side["dead_letter"]))
 
 

@@ -56,6 +56,10 @@ class TableEnv:
     def t_env(self) -> StreamTableEnvironment:
         if self._t_env is None:
             self._t_env = StreamTableEnvironment.create(self.env)
+            # the changelog sources' operators (upsert-kafka source, ChangelogNormalize) hold state: without
+            # planner uids theirs are hashes of the whole topology, and a savepoint no longer maps once a new
+            # action adds a sink (docs/operations.md "Upgrade")
+            self._t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
         return self._t_env
 
     def attach_inserts(self) -> None:

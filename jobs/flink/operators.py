@@ -18,23 +18,26 @@ import os
 import uuid
 from typing import Any
 
-from pyflink.common import Row, Time, Types
-from pyflink.datastream import OutputTag
+from pyflink.common import Duration, Row, Time, Types
+from pyflink.datastream import OutputTag, TimeDomain
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
 from jobs.compiler.program import SegmentProgram
+from jobs.flink.metrics import REPORT_EVERY, OperatorMetrics, now_ms  # noqa: F401 - REPORT_EVERY: multi_ops.py
 from jobs.nodes.base import Output, StateKind, StateSpec
 from jobs.nodes.outputs import encode_output
-from jobs.runtime.executor import COUNTERS, Executor, merge_counts, unescape_key
+from jobs.runtime.executor import Executor, merge_counts, unescape_key
 
 ACTIONS = OutputTag("actions", Types.STRING())
 DETECTED = OutputTag("detected", Types.STRING())
 DEAD_LETTER = OutputTag("dead_letter", Types.STRING())
+CONTACTS = OutputTag("contacts", Types.STRING())  # a shared policy's snapshots (Kafka runs: jobs/flink/contacts_io.py)
 ENVELOPE = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])  # (key, executor envelope)
 TIMED_ENVELOPE = Types.TUPLE([ENVELOPE, Types.LONG()])  # file runs: + event time for the Java assigner
-_TAGS = {Output.ACTIONS: ACTIONS, Output.DETECTED: DETECTED, Output.DEAD_LETTER: DEAD_LETTER}  # by encode_output
-REPORT_EVERY = 256
+_TAGS = {Output.ACTIONS: ACTIONS, Output.DETECTED: DETECTED, Output.DEAD_LETTER: DEAD_LETTER,  # by encode_output
+         Output.CONTACTS: CONTACTS}
+REPORT_TIMER_MS = 1000  # a keyed operator publishes its counters at most this long after its last input
 
 
 def _descriptor(spec: StateSpec):
@@ -44,12 +47,13 @@ def _descriptor(spec: StateSpec):
     else:
         descriptor = MapStateDescriptor(name, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
     if spec.ttl_ms:
-        # the heap backend's default cleanup (incremental, 5 entries per state access) spelled out, and PyFlink's
-        # default background cleanup off: that default also builds a RocksDB compaction-filter strategy whose
-        # java Duration needs a py4j gateway, which the embedded Python of a cluster TaskManager does not have
-        # (every job with a TTL failed there with FileNotFoundError; found by the TaskManager drill, issue 13)
-        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(spec.ttl_ms))
-                                       .disable_cleanup_in_background().cleanup_incrementally(5, False).build())
+        # PyFlink builds its default background-cleanup strategies eagerly, one with a py4j Duration: on a
+        # TaskManager that launches a gateway process (it fails: "FileNotFoundError"). So name them
+        # explicitly, the RocksDB compaction filter with a placeholder period: PyFlink passes only
+        # query_time_after_num_entries to Java, which keeps its own default period (30 days).
+        ttl = (StateTtlConfig.new_builder(Time.milliseconds(spec.ttl_ms)).disable_cleanup_in_background()
+               .cleanup_incrementally(5, False).cleanup_in_rocksdb_compact_filter(1000, Duration(None)).build())
+        descriptor.enable_time_to_live(ttl)
     return descriptor
 
 
@@ -115,22 +119,12 @@ class _Base:
         self.rt = FlinkRuntime(program.scenario, runtime_context, specs)
         self.rt.escaped_keys = self.entry is not None  # fused: Flink keys by escape_key(key)
         self.instance = uuid.uuid4().hex[:12]  # thread mode's context cannot tell the subtask index
-        group = runtime_context.get_metrics_group().add_group("kairos").add_group("scenario", program.scenario)
-        # Flink counters fed from the executor's tallies every REPORT_EVERY inputs: no metric call per event.
-        # (Not gauges: Flink reads a gauge from its own threads, and calling into the embedded interpreter
-        # from there crashes the TaskManager once a job is cancelled.)
-        self.metrics = {(node_id, counter): group.add_group("node", node_id).counter(counter)
-                        for e in self.executors for node_id in e.counts for counter in COUNTERS}
-        self.reported: dict[tuple[str, str], int] = dict.fromkeys(self.metrics, 0)
-        self.inputs = 0
-
-    def _report(self) -> None:
-        for (node_id, counter), metric in self.metrics.items():
-            value = sum(e.counts.get(node_id, {}).get(counter, 0) for e in self.executors)
-            delta = value - self.reported[(node_id, counter)]
-            if delta:
-                metric.inc(delta)
-                self.reported[(node_id, counter)] = value
+        self.metrics = OperatorMetrics(runtime_context, program.scenario, self.executors)
+        self.arrival_ms: int | None = None  # when the input being processed entered the job (wall clock)
+        self.report_timer = False  # keyed operators: a processing-time timer will publish the counters
+        sources = [(e, name) for e in self.executors for name in e.p.sources if name in e.counts]
+        if self.counts_dir and sources:  # file runs: the lines read so far, for `kairos run`'s progress bar
+            self.metrics.on_report = lambda: write_progress(self.counts_dir, self.instance, sources)
 
     def _drain(self) -> list[tuple[str, Any]]:
         if self.entry is None:
@@ -149,29 +143,44 @@ class _Base:
         return out
 
     def _flush(self):
-        self.inputs += 1
-        if self.inputs % REPORT_EVERY == 0:
-            self._report()
-        counts = self.node_counts
+        counts, metrics, arrival = self.node_counts, self.metrics, self.arrival_ms
         for kind, payload in self._drain():
             if kind == "route":  # payload: (segment, route, key, ts, ctx)
+                if arrival is not None:
+                    payload[4]["_in_ms"] = arrival  # the next segment measures ingestion -> action from it
                 yield (Row(payload[2], payload), payload[3]) if self.timed else Row(payload[2], payload)
             else:
-                kind, text = encode_output(kind, payload, counts)  # never raises: see jobs/nodes/outputs.py
-                yield _TAGS[kind], text
+                yield self._output(kind, payload, counts, metrics, arrival)
         for kind, record in self.rt.sink:
-            kind, text = encode_output(kind, record, counts)
-            yield _TAGS[kind], text
+            yield self._output(kind, record, counts, metrics, arrival)
         self.rt.sink.clear()
 
+    @staticmethod
+    def _output(kind, record, counts, metrics, arrival):
+        written, text = encode_output(kind, record, counts)  # never raises: see jobs/nodes/outputs.py
+        if written == Output.ACTIONS:
+            metrics.action(record, arrival)
+        elif written == Output.DETECTED:
+            metrics.detection(record)
+        return _TAGS[written], text
+
     def close(self) -> None:
-        self._report()
+        self.metrics.report()
         # file runs read these tallies into counts.json once the job has finished
         if self.counts_dir:
             os.makedirs(self.counts_dir, exist_ok=True)
             path = os.path.join(self.counts_dir, f"seg{self.executor.p.index}-{self.instance}.json")
             with open(path, "w", encoding="utf-8") as handle:
                 json.dump(merge_counts(e.counts for e in self.executors), handle)
+
+
+def write_progress(counts_dir: str, instance: str, sources) -> None:
+    folder = os.path.join(counts_dir, "progress")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{instance}.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(sum(e.counts[name]["in"] for e, name in sources), handle)
+    os.replace(path + ".tmp", path)  # the client never reads half a file
 
 
 class EntryFunction(_Base, ProcessFunction):
@@ -184,6 +193,8 @@ class EntryFunction(_Base, ProcessFunction):
 
     def process_element(self, value, ctx):
         self.rt.ctx = ctx
+        self.metrics.before_input()
+        self.arrival_ms = now_ms()
         if self.stamped:
             source, stamp, line = value.split("\t", 2)
             self.executor.accept_raw(source, line, self.rt, int(stamp))
@@ -198,11 +209,25 @@ class SegmentFunction(_Base, KeyedProcessFunction):
 
     def process_element(self, value, ctx):
         self.rt.ctx, self.rt.key = ctx, value[2]
+        self._arrived(value[4].get("_in_ms"), ctx)
         self.executor.accept(value, self.rt)  # PyFlink hands a keyed function field 1 of Row(key, envelope)
         yield from self._flush()
 
+    def _arrived(self, arrival_ms: int | None, ctx) -> None:
+        metrics = self.metrics
+        metrics.before_input()
+        self.arrival_ms = arrival_ms
+        if not self.report_timer:  # publish the tail of a burst even if no more input comes
+            self.report_timer = True
+            ctx.timer_service().register_processing_time_timer(now_ms() + REPORT_TIMER_MS)
+
     def on_timer(self, timestamp: int, ctx):
+        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:  # only the metrics' own timer
+            self.report_timer = False
+            self.metrics.report()
+            return
         self.rt.ctx, self.rt.key = ctx, None
+        self.arrival_ms = None  # released by event time: measured by the event-time latency only
         self.executor.fire_timers(timestamp, self.rt)
         yield from self._flush()
 
@@ -212,6 +237,8 @@ class MergeFunction(_Base, ProcessFunction):
 
     def process_element(self, value, ctx):
         self.rt.ctx = ctx
+        self.metrics.before_input()
+        self.arrival_ms = value[1][4].get("_in_ms")
         self.executor.accept(value[1], self.rt)
         yield from self._flush()
 
@@ -223,5 +250,6 @@ class FusedFunction(SegmentFunction):
     def process_element(self, value, ctx):
         key, _, source, stamp, line = value.split("\t", 4)
         self.rt.ctx, self.rt.key = ctx, unescape_key(key)
+        self._arrived(now_ms(), ctx)
         self.entry.accept_raw(source, line, self.rt, int(stamp))
         yield from self._flush()

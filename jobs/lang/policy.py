@@ -32,6 +32,9 @@ POLICY_PARAMS = [
     P.Param("consent", P.ANY, "Per channel, a bool expression that must be true to contact the customer, e.g. "
             "{sms: profile.sms_consent}.", schema={"type": "object"}),
     P.Param("description", P.TEXT, "What this policy is for."),
+    P.Param("name", P.NAME, "Policy files only: the identity under which jobs share contact history through the "
+            "contacts topic (default: the file name without .yaml). Jobs whose scenarios reference policies of "
+            "the same name count each other's contacts."),
 ]
 
 
@@ -83,6 +86,9 @@ class PolicySpec:
     caps: list[Cap] = field(default_factory=list)
     quiet: QuietHours | None = None
     consent: dict[str, P.Value] = field(default_factory=dict)  # channel -> bool expression
+    # a policy file's identity (its `name`, default the file's stem): jobs applying policies of one name share
+    # contact history through the contacts topic (jobs/flink/contacts_io.py); None for an inline policy
+    shared: str | None = None
 
     @property
     def longest_window_ms(self) -> int:
@@ -157,6 +163,7 @@ def _read_caps(raw: object, loc: Location, errors: Collector) -> list[Cap]:
 
 def read_policy(raw: object, loc: Location, scenario_file: str, errors: Collector) -> PolicySpec | None:
     """The `policy:` value: an inline mapping, or the path of a shared policy file."""
+    shared = None
     if isinstance(raw, str):
         try:
             path = file_in_tree(Path(scenario_file).parent, raw, "put the shared policy file beside the scenarios")
@@ -172,12 +179,20 @@ def read_policy(raw: object, loc: Location, scenario_file: str, errors: Collecto
         if not isinstance(raw, YMap):
             errors.error(Location(str(path), 1, 1), "a policy file must be a mapping (ttl, cooldown, caps, ...)")
             return None
+        shared = re.sub(r"\.ya?ml$", "", path.name)
     if not isinstance(raw, YMap):
         errors.error(loc, "'policy' must be a mapping, or the path of a policy file")
         return None
     v = P.read_params(raw, POLICY_PARAMS, errors, what="the policy")
     ttl = _positive(v, "ttl", errors, "the policy")
     spec = PolicySpec(raw.loc.file, raw.loc, ttl or DEFAULT_TTL_MS, _positive(v, "cooldown", errors, "the policy"))
+    if "name" in v:
+        if shared is None:
+            errors.error(v["name"].loc, "'name' is for a shared policy file: an inline policy is the scenario's own "
+                                        "(put it in a file that several scenarios reference to share contacts)")
+        else:
+            shared = v["name"].value
+    spec.shared = shared
     if "caps" in v:
         spec.caps = _read_caps(v["caps"].value, v["caps"].loc, errors)
     if "quiet_hours" in v:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from jobs.lang import params as P
 from jobs.lang.expr import CompiledExpr
 from jobs.nodes.base import (
+    CONTACTS_SOURCE,
     CompileContext,
     Compiled,
     Ctx,
@@ -92,6 +93,14 @@ class ActionRuntime(NodeRuntime):
     def channels(self) -> tuple[str, ...]:
         return (self.channel,)
 
+    def shared_policy(self) -> str | None:
+        return self.policy.shared if self.policy is not None else None
+
+    def publish_contacts(self, origin: str) -> None:
+        if self.shared_policy() is None:
+            super().publish_contacts(origin)
+        self.policy.publish = origin
+
     @property
     def waits(self) -> bool:
         return bool(self.delay_ms) or self.policy is not None
@@ -128,6 +137,10 @@ class ActionRuntime(NodeRuntime):
         return ((CANCELLED_PORT, ctx),)
 
     def on_changelog(self, source: str, ctx: Ctx, ts: int, rt: Runtime) -> None:
+        if source == CONTACTS_SOURCE:  # the contacts topic (shared policy, jobs/nodes/policy_shared.py)
+            if self.policy is not None and self.policy.shared is not None:
+                self.policy.merge(ctx, rt)
+            return
         # a changelog update (e.g. the balance after a deposit) cancels like an event; one at or before the
         # watermark is too late to decide anything deterministically, so it is ignored (the source counted it)
         if (self.cancel is not None and source == self.cancel.source and not ctx.get("_deleted")

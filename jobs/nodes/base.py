@@ -40,6 +40,9 @@ class Output(StrEnum):
     ACTIONS = "actions"
     DETECTED = "detected"
     DEAD_LETTER = "dead_letter"
+    # Kafka runs only: a shared policy's history snapshots for the contacts topic (jobs/flink/contacts_io.py);
+    # only emitted once the Kafka path turned publishing on, so never in files, tests or their totals
+    CONTACTS = "contacts"
 
     @classmethod
     def _missing_(cls, value: object) -> Output | None:
@@ -55,6 +58,10 @@ OUTPUT_KINDS: dict[str, Output] = {**{o.value: o for o in Output}, **_OUTPUT_ALI
 def output_kind(kind: str) -> Output:
     """The Output an emitted kind means (old names included): a dict lookup, cheap on the hot path."""
     return OUTPUT_KINDS[kind]
+
+
+# the changelog route of the contacts topic into the operators of a shared policy (source names start with a letter)
+CONTACTS_SOURCE = "_contacts"
 
 
 class StateKind(StrEnum):
@@ -121,6 +128,16 @@ class NodeRuntime:
         """Changelog sources the node joins in event time: an update at or before the watermark is late (a
         dead letter), because whether the events already released saw it would depend on timing."""
         return ()
+
+    def shared_policy(self) -> str | None:
+        """The shared contact policy the node applies (its policy file's identity): on Kafka its history is
+        exchanged with other jobs through the contacts topic (jobs/flink/contacts_io.py), arriving as
+        `on_changelog(CONTACTS_SOURCE, ...)`."""
+        return None
+
+    def publish_contacts(self, origin: str) -> None:
+        """Kafka runs: emit an Output.CONTACTS snapshot under `origin` after each sent contact."""
+        raise TypeError(f"node '{self.id}' applies no shared contact policy")
 
 
 @dataclass

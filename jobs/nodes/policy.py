@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 from jobs.lang.expr import CompiledExpr
 from jobs.lang.policy import Cap, PolicySpec, QuietThen, valid_zone
 from jobs.lang.types import STRING
-from jobs.nodes.base import CompileContext, Ctx, Env, Runtime, StateKind, StateSpec
+from jobs.nodes.base import CompileContext, Ctx, Env, Output, Runtime, StateKind, StateSpec
+from jobs.nodes.policy_shared import parse, remote_last, remote_used, snapshot, union_own
 
 STATE = "_policy"  # node ids start with a letter: this namespace is the policy's alone
 
@@ -54,6 +55,8 @@ class PolicyRuntime:
     quiet: tuple[int, int, QuietThen] | None  # (start minute, end minute, then)
     zone: CompiledExpr | None
     default_zone: str
+    shared: str | None = None  # the policy file's identity: its history is shared with other jobs (Kafka runs)
+    publish: str | None = None  # set by the Kafka path (jobs/flink/contacts_io.py): the origin of our snapshots
 
     def prepare(self, ctx: Ctx) -> dict[str, Any]:
         """What the policy needs from the triggering event, taken when it arrives: a time zone that is not a
@@ -93,8 +96,13 @@ class PolicyRuntime:
                 if self.quiet[2] == QuietThen.HOLD:
                     return Verdict.HOLD, until
                 return Verdict.SUPPRESS, Reason.QUIET_HOURS
+        # other jobs' contacts (shared policy, Kafka runs): one of them later than t (that job is ahead in event
+        # time) also blocks the offer within the cooldown; caps count them in (t - per, t] like our own
+        remote = (rt.value_state(STATE, "remote").value() or {}) if self.shared is not None else {}
         if self.cooldown_ms:
             last = (rt.value_state(STATE, "offers").value() or {}).get(entry["offer"])
+            other = remote_last(remote, entry["offer"]) if remote else None
+            last = other if last is None or (other is not None and other > last) else last
             if last is not None and t - last < self.cooldown_ms:
                 return Verdict.SUPPRESS, Reason.COOLDOWN
         if self.caps:
@@ -102,25 +110,48 @@ class PolicyRuntime:
             for cap in self.caps:
                 used = sum(1 for ts, channel in contacts
                            if t - cap.per_ms < ts <= t and (cap.channel is None or channel == cap.channel))
+                if remote:
+                    used += remote_used(remote, t, cap.per_ms, cap.channel)
                 if used >= cap.max:
                     return Verdict.SUPPRESS, Reason.CAP
         return Verdict.SEND, None
 
     def record(self, entry: dict, t: int, rt: Runtime) -> None:
         """A contact was sent at t: it counts for later cooldowns and caps (old entries are pruned here)."""
+        contacts, offers = [], {}
         if self.window_ms:
             state = rt.value_state(STATE, "contacts")
-            contacts = [c for c in state.value() or [] if c[0] > t - self.window_ms]
-            state.update([*contacts, (t, self.channel)])
+            contacts = [*(c for c in state.value() or [] if c[0] > t - self.window_ms), (t, self.channel)]
+            state.update(contacts)
         if self.cooldown_ms:
             state = rt.value_state(STATE, "offers")
             offers = {o: ts for o, ts in (state.value() or {}).items() if t - ts < self.cooldown_ms}
             offers[entry["offer"]] = t
             state.update(offers)
+        if self.publish is not None:  # the whole recent history: the topic's latest value per origin is the truth
+            rt.emit(Output.CONTACTS, snapshot(self.shared, self.publish, rt.scenario, rt.current_key(), t, contacts,
+                                        offers))
+
+    def merge(self, ctx: Ctx, rt: Runtime) -> None:
+        """A snapshot read back from the contacts topic. Another origin's replaces that origin's previous one;
+        our own is added to our history (a union: after a fresh start without a checkpoint the job gets its own
+        contacts back; when it comes back from a live round trip it adds nothing). Every action node of the
+        operator is told; the upsert and the union are the same each time."""
+        origin, contacts, offers = parse(ctx)
+        if origin == self.publish:
+            union_own(rt, self.window_ms, self.cooldown_ms, contacts, offers)
+            return
+        if ctx.get("scenario") == rt.scenario:  # another operator of this job: not shared within a job either
+            return
+        state = rt.value_state(STATE, "remote")
+        remote = dict(state.value() or {})
+        remote[origin] = {"contacts": contacts, "offers": offers}
+        state.update(remote)
 
     def state_specs(self) -> list[StateSpec]:
-        return [StateSpec(STATE, "contacts", StateKind.VALUE, self.ttl_ms),
-                StateSpec(STATE, "offers", StateKind.VALUE, self.ttl_ms)]
+        specs = [StateSpec(STATE, "contacts", StateKind.VALUE, self.ttl_ms),
+                 StateSpec(STATE, "offers", StateKind.VALUE, self.ttl_ms)]
+        return specs + ([StateSpec(STATE, "remote", StateKind.VALUE, self.ttl_ms)] if self.shared is not None else [])
 
 
 def compile_policy(spec: PolicySpec, channel: str, env: Env, cc: CompileContext) -> PolicyRuntime | None:
@@ -141,5 +172,5 @@ def compile_policy(spec: PolicySpec, channel: str, env: Env, cc: CompileContext)
         return None
     caps = [c for c in spec.caps if c.channel is None or c.channel == channel]
     return PolicyRuntime(channel, spec.ttl_ms, spec.cooldown_ms, caps, spec.longest_window_ms, consent, quiet,
-                         zone, default_zone)
+                         zone, default_zone, spec.shared)
 
