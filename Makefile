@@ -12,7 +12,7 @@ DEMO    := scenarios/low_balance_offer
 OUT     := out
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint bench docs-images clean
+.PHONY: help setup run test test-unit lint bench drills docs-images clean
 
 include services/services.mk
 
@@ -55,6 +55,13 @@ lint: setup
 ##        (~35 min on the shared 2-core machine; bigger runs: make bench BENCH_ARGS="--reps 2 --big 600000", see bench/run.py --help)
 bench: setup jars
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+## drills: fault drills on servers of their own (TaskManager kill -9, broker restart, Elasticsearch outage,
+##         restore, poison stream, expression fuzz) vs an oracle; bench/drills.json + a table; not part of make test
+##         (~2 h on the shared 2-core machine at load 20-40, the fuzz alone 44 min; DRILLS_QUICK=1 ~15 min;
+##         one drill: DRILLS_ARGS="--only restore")
+drills: setup jars
+	$(PY) -m bench.drills $(DRILLS_ARGS)
 
 ## docs-images: redraw docs/img/*.svg from the examples and their expected counts
 docs-images: setup

@@ -87,3 +87,16 @@ def test_unknown_name_lists_small_env() -> None:
     with pytest.raises(ExprError) as err:
         compile_expression("zzz", {"a": INT, "b": INT})
     assert err.value.message == "unknown name 'zzz' (known names: a, b)"
+
+
+@pytest.mark.parametrize(("value", "other"), [("x", 0.5), ({"a": 1}, {"b": 2}), ([1], "a"), (1, "a")])
+def test_ordering_an_any_value_that_cannot_be_ordered_is_an_eval_error(value, other) -> None:
+    """Was a bare TypeError naming neither the expression nor the values (found by the fuzz drill)."""
+    from jobs.lang.expr import EvalError
+    from jobs.lang.types import ANY
+
+    ce = compile_expression("x > y", {"x": ANY, "y": ANY})
+    with pytest.raises(EvalError, match=r"'x > y': cannot compare"):
+        ce({"x": value, "y": other})
+    assert ce({"x": 2, "y": 1.5}) is True and ce({"x": None, "y": 1}) is None
+    assert compile_expression("x between 1 and 3", {"x": ANY})({"x": 2.5}) is True

@@ -116,6 +116,13 @@ class LogicGen(_Base):
 
     # -- comparisons -----------------------------------------------------------------------------------------
     def compare(self, node: Node, a: Value, op: str, b: Value) -> Value:
+        if op not in ("==", "!=") and ANY in (a.type, b.type):
+            # an `any` operand may hold what Python cannot order against the other side (a string against a
+            # float, two records): that was a bare TypeError naming neither the expression nor the values
+            # (found by the expression-fuzz drill, issue 13); now an EvalError that does
+            fn, src = self.helper("order", rt.order), self.label(node)
+            return self.predicate(node, [a, b], f"{fn}({{0}}, {{1}}, {op!r}, {src!r})",
+                                  f"{fn}({{0}}, {{1}}, {_INVERSE[op]!r}, {src!r})")
         return self.predicate(node, [a, b], f"{{0}} {op} {{1}}", f"{{0}} {_INVERSE[op]} {{1}}")
 
     def g_compare(self, node: Node) -> Value:

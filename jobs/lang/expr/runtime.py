@@ -48,6 +48,19 @@ def text_limit(s: str, src: str) -> str:
     return s
 
 
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+                                                 ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def order(a: Any, b: Any, op: str, src: str) -> bool:
+    """`a op b` for an ordering comparison with an `any` operand: EvalError when the two cannot be ordered."""
+    try:
+        return _ORDER[op](a, b)
+    except TypeError:
+        raise EvalError(f"{src!r}: cannot compare {type(a).__name__} {short(a)} with {type(b).__name__} "
+                        f"{short(b)}") from None
+
+
 def number(v: Any, op: str) -> Any:
     """An `any`-typed operand of arithmetic: only ints and floats (never str * int or '%d' % x)."""
     if isinstance(v, int | float) and not isinstance(v, bool):
