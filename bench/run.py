@@ -62,13 +62,21 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def run(name: str, args: list[str]) -> dict:
-    print(f"\n== {name}: bench/{args[0]} {' '.join(args[1:])}", flush=True)
+def run(name: str, args: list[str], step: str = "") -> dict:
+    print(f"\n== {step}{name}: bench/{args[0]} {' '.join(args[1:])}", flush=True)
     before, started = load(), time.monotonic()
     code = subprocess.call([sys.executable, str(HERE / args[0]), *args[1:]],
                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     return {"exit_code": code, "wall_seconds": round(time.monotonic() - started, 1), "load_before": before,
             "load_after": load()}
+
+
+def _progress(done: int, total: int, elapsed_s: float) -> str:
+    """`[###...] 2/6 12m05s`: the parts run for minutes each and print their own figures in between."""
+    width = 12
+    filled = round(width * done / total) if total else width
+    minutes, seconds = divmod(int(elapsed_s), 60)
+    return f"[{'#' * filled}{'.' * (width - filled)}] part {done + 1}/{total}, {minutes}m{seconds:02d}s in: "
 
 
 def read(name: str) -> dict | None:
@@ -173,6 +181,8 @@ def main() -> int:
              "latency_low": "latency_kafka_low", "sandbox": "sandbox", "campaigns": "campaigns"}
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     runs, results = {}, {}
+    todo = [name for name in plan if name not in args.skip]
+    begun = time.monotonic()
     for name, command in plan.items():
         if name in args.skip:  # a skipped part keeps its last results, marked as such in `runs`
             if read(files[name]) is not None:
@@ -182,7 +192,8 @@ def main() -> int:
             continue
         stale = RESULTS / f"{files[name]}.json"
         stale.unlink(missing_ok=True)  # never report an earlier run's figures as this run's
-        runs[name] = run(name, command)
+        done = todo.index(name)
+        runs[name] = run(name, command, _progress(done, len(todo), time.monotonic() - begun))
         results[files[name]] = read(files[name])
     summary = summarise(results, runs)
     report = {"started_at": started_at, "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
