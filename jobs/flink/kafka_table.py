@@ -26,6 +26,7 @@ from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
 from jobs.compiler.plan import Plan
+from jobs.flink.metrics import now_ms
 from jobs.flink.operators import FusedFunction
 from jobs.lang.model import SourceKind
 from jobs.lang.types import STRING
@@ -59,7 +60,9 @@ def fusable(plan: Plan) -> bool:
 
 def idleness_ms(plan: Plan, source) -> int:
     """The idleness a streaming run gives a source: its own, capped for changelogs without event-time joins."""
-    holds_time = any(c.changelog == source.name and c.uses_time for c in plan.graph.compiled.values())
+    graph = getattr(plan, "graph", None)  # a many-campaigns reader (jobs/connect/multi_runner.py) has no one graph:
+    # it keeps the source's own idleness, the safe side (an event-time join must not see a changelog go idle early)
+    holds_time = graph is None or any(c.changelog == source.name and c.uses_time for c in graph.compiled.values())
     if source.kind == SourceKind.CHANGELOG and not holds_time:
         return min(source.idleness_ms or CHANGELOG_IDLENESS_CAP_MS, CHANGELOG_IDLENESS_CAP_MS)
     return source.idleness_ms
@@ -186,6 +189,7 @@ class StreamFusedFunction(FusedFunction):
     def process_element(self, value, ctx):
         key, source, line = value.split("\t", 2)
         self.rt.ctx, self.rt.key = ctx, _unescape(key)
+        self._arrived(now_ms(), ctx)  # publishes the counters (every REPORT_EVERY inputs, or on its timer)
         marker = source[:1]
         if marker in (NULL_VALUE, NULL_VALUE_NO_KEY):
             source = source[1:]
