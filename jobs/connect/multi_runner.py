@@ -9,14 +9,13 @@ Outputs stay per scenario, exactly as if each ran alone: `<scenario>.actions.<ch
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
 from jobs.compiler.plan import Plan
 from jobs.config.naming import Naming
 from jobs.config.settings import Connections
-from jobs.connect.runner import ConnectOptions, _outputs, prepare  # noqa: PLC2701
+from jobs.connect.runner import ConnectOptions, _outputs, execute_until_done, prepare  # noqa: PLC2701
 from jobs.flink.control import CONTROL_TOPIC, control_source
 from jobs.flink.multi_ops import CONTROL
 from jobs.lang.model import Source
@@ -120,20 +119,4 @@ def run_many_embedded(plans: list[Plan], conns: Connections, opts: ConnectOption
         prepare(plan, conns, opts)
     ensure_topics(conns.kafka, [opts.prefix + CONTROL_TOPIC])
     env, _ = build_many(plans, conns, opts, job_name)
-    started = time.monotonic()
-    client = env.execute_async(f"kairos/{job_name}")
-    result = client.get_job_execution_result()
-    try:
-        while not result.done():
-            elapsed = time.monotonic() - started
-            if max_seconds is not None and elapsed >= max_seconds:
-                client.cancel().result()
-                break
-            if on_progress:
-                on_progress(f"running for {elapsed:.0f}s (Ctrl-C stops)")
-            time.sleep(0.5)
-        else:
-            result.result()
-    except KeyboardInterrupt:
-        client.cancel().result()
-    return time.monotonic() - started
+    return execute_until_done(env, f"kairos/{job_name}", max_seconds, on_progress)

@@ -155,8 +155,14 @@ def run_embedded(plan: Plan, conns: Connections, opts: ConnectOptions, max_secon
     opts.extra_config = {"restart-strategy.type": "none", **(opts.extra_config or {})}
     prepare(plan, conns, opts)
     env = build(plan, conns, opts)
+    return execute_until_done(env, f"kairos/{plan.scenario.name}", max_seconds, on_progress)
+
+
+def execute_until_done(env, job_name: str, max_seconds: float | None,
+                       on_progress: Callable[[str], None] | None) -> float:
+    """Run a built job until it ends (bounded input), `max_seconds` pass, or Ctrl-C; the seconds it ran."""
     started = time.monotonic()
-    client = env.execute_async(f"kairos/{plan.scenario.name}")
+    client = env.execute_async(job_name)
     result = client.get_job_execution_result()
     try:
         while not result.done():
