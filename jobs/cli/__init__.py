@@ -17,7 +17,7 @@ import sys
 from jobs.cli.registry import COMMANDS
 
 # each registers its sub-commands on import, in the order `kairos --help` lists them
-from jobs.cli import local, connect, sandbox, report, campaigns, ops  # noqa: E402, F401, I001  # isort: skip
+from jobs.cli import local, connect, sandbox, report, campaigns, ops, params  # noqa: E402, F401, I001  # isort: skip
 
 EPILOG = """\
 examples:

@@ -12,6 +12,7 @@ from typing import Any
 
 from jobs.compiler.plan import ENTRY, Plan, SegmentKind
 from jobs.lang.model import Source
+from jobs.lang.parameters import defaults
 from jobs.nodes.base import DEFAULT_PORT, NodeRuntime
 
 
@@ -32,6 +33,8 @@ class SegmentProgram:
     source_routes: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # entry: source -> targets
     source_local: dict[str, list[str]] = field(default_factory=dict)
     changelog_routes: dict[str, list[int]] = field(default_factory=dict)  # entry: changelog -> segments
+    # live parameters (jobs/lang/parameters.py): their declared defaults; None when the scenario has none
+    parameters: dict[str, Any] | None = None
 
 
 def make_program(plan: Plan, index: int) -> SegmentProgram:
@@ -58,6 +61,7 @@ def make_program(plan: Plan, index: int) -> SegmentProgram:
         holds={n for n in segment.nodes if graph.compiled[n].holds and not graph.compiled[n].terminal},
         local=local, remote=remote,
         segment_keys={s.index: s.key for s in plan.segments},
+        parameters=defaults(plan.scenario.parameters) if plan.scenario.parameters else None,
     )
     if index == ENTRY:
         program.sources = dict(plan.scenario.sources)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobs.lang.model import REFERENCE_PARAMS, SCENARIO_PARAMS, SOURCE_PARAMS
+from jobs.lang.parameters import DECLARATION_PARAMS
 from jobs.lang.params import Param, json_schema_for
 from jobs.lang.policy import CAP_PARAMS, POLICY_PARAMS, QUIET_PARAMS
 from jobs.nodes import NODE_TYPES
@@ -56,6 +57,10 @@ def scenario_schema() -> dict[str, Any]:
         "type": "array", "minItems": 1, "description": "The graph, as a list of nodes.",
         "items": {"type": "object", "required": ["id", "type"], "allOf": node_variants},
     }
+    root["properties"]["parameters"] = {
+        "type": "object", "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9_]*$"},
+        "additionalProperties": _object(DECLARATION_PARAMS),
+        "description": next(p.doc for p in SCENARIO_PARAMS if p.name == "parameters")}
     policy = _object(POLICY_PARAMS, {
         "caps": {"type": "array", "items": _object(CAP_PARAMS), "description": "Frequency caps."},
         "quiet_hours": _object(QUIET_PARAMS),

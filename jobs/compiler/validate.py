@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from jobs.lang import params as P
 from jobs.lang.errors import Collector, Location
 from jobs.lang.model import NodeSpec, Scenario, SourceKind, read_scenario
+from jobs.lang.parameters import PARAM, param_type
 from jobs.lang.paths import ReferenceFileError
 from jobs.lang.types import common_type
 from jobs.nodes import COMMON_FIELDS, NODE_TYPES
@@ -148,6 +149,11 @@ def source_env(scenario: Scenario, name: str) -> Env:
     return dict(scenario.sources[name].schema.fields)
 
 
+def with_parameters(env: Env, scenario: Scenario) -> Env:
+    """Every node sees `param` (live parameters) whatever its upstream made: window results included."""
+    return {**env, PARAM: param_type(scenario.parameters)} if scenario.parameters else env
+
+
 def build_graph(scenario: Scenario, given_references: Collection[str] = ()) -> Graph:
     """Validate and compile a scenario. Raises ScenarioError with every problem found.
 
@@ -199,7 +205,7 @@ def build_graph(scenario: Scenario, given_references: Collection[str] = ()) -> G
                 envs.append(upstream.out_envs[edge.port])
         if not ok or not envs:
             continue
-        result = _compile_node(spec, merge_envs(envs), cc)
+        result = _compile_node(spec, with_parameters(merge_envs(envs), scenario), cc)
         if result is not None:
             compiled[node_id] = result
     _add_extra_sources(order, inputs, compiled, errors)

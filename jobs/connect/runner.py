@@ -72,6 +72,7 @@ def describe(plan: Plan, conns: Connections, opts: ConnectOptions) -> dict:
         "delivery": "exactly-once" if opts.exactly_once else "at-least-once",
         "start": opts.start, "bounded": opts.bounded, "dry_run": opts.dry_run,
         "connections": masked(conns), **shared,
+        **({"parameters": f"kafka:{naming.source_topic('kairos.control')}"} if plan.scenario.parameters else {}),
     }
 
 
@@ -86,6 +87,10 @@ def prepare(plan: Plan, conns: Connections, opts: ConnectOptions) -> None:
     outputs = _outputs(plan, conns, opts)
     ensure_topics(conns.kafka, outputs.topics(plan), partitions=opts.partitions,
                   compacted=getattr(outputs, "compacted", ()))
+    if plan.scenario.parameters:  # live parameters: changes come on the control topic (one partition: in order)
+        from jobs.flink.param_entry import control_topic
+
+        ensure_topics(conns.kafka, [control_topic(naming)])
 
 
 def _outputs(plan: Plan, conns: Connections, opts: ConnectOptions, tables=None):

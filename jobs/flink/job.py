@@ -38,6 +38,7 @@ from jobs.flink.operators import (
     MergeFunction,
     SegmentFunction,
 )
+from jobs.flink.param_entry import PARAM_STATE, ParamEntryFunction, control_lines, live
 from jobs.lang.model import Source
 from jobs.runtime.decode import MIN_TS, parse_timestamp
 
@@ -185,7 +186,9 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
     fusable = options.deterministic and options.parallelism == 1 and hasattr(inputs, "keyed_raw_stream")
     fusable = fusable or getattr(inputs, "fuses", lambda _plan: False)(plan)  # Kafka: jobs/flink/kafka_table.py
     # extra feeds (a shared policy's contacts topic) go into the segments below: not into a fused operator
-    fused = plan.fused_entry() if fusable and not extra_feeds else None
+    # live parameters: the control topic is broadcast into an unfused entry (jobs/flink/param_entry.py)
+    live_params = live(plan, inputs)
+    fused = plan.fused_entry() if fusable and not extra_feeds and not live_params else None
     if fused is not None:
         # one Python operator per event: the input is keyed and timed in Java, the entry runs in the segment
         segment = plan.segments[fused]
@@ -201,10 +204,15 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
         # runs: one ordered input; the stamp in each line decides lateness (docs/time.md), Flink's watermark
         # fires the timers.
         own_watermarks = not getattr(inputs, "assigns_watermarks", False)
-        function = EntryFunction(entry_program, options.counts_dir, timed=own_watermarks,
-                                 stamped=getattr(inputs, "stamped", False))
-        out = inputs.raw_stream(env, plan).process(function, output_type=TIMED_ENVELOPE if own_watermarks
-                                                   else ENVELOPE)
+        stamped = getattr(inputs, "stamped", False)
+        raw = inputs.raw_stream(env, plan)
+        if live_params:
+            function = ParamEntryFunction(entry_program, plan.scenario.parameters, options.counts_dir,
+                                          timed=own_watermarks, stamped=stamped)
+            raw = raw.connect(control_lines(inputs, env, plan).broadcast(PARAM_STATE))
+        else:
+            function = EntryFunction(entry_program, options.counts_dir, timed=own_watermarks, stamped=stamped)
+        out = raw.process(function, output_type=TIMED_ENVELOPE if own_watermarks else ENVELOPE)
         out = out.name(f"{name}/entry").uid(f"{name}/entry")
         envelopes = {ENTRY: _java_timestamps(out, _watermarks(plan)).name(f"{name}/watermarks")
                      if own_watermarks else out}

@@ -170,6 +170,7 @@ class KafkaInputs:
         return KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
 
     assigns_watermarks = True  # per topic, before the union (see jobs/flink/job.py)
+    reads_control = True  # live parameters: the control topic is broadcast to the entry (param_entry.py)
 
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
         streams = []

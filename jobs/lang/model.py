@@ -13,6 +13,7 @@ from pathlib import Path
 from jobs.lang import params as P
 from jobs.lang.errors import Collector, Location
 from jobs.lang.loader import YList, YMap, load_yaml
+from jobs.lang.parameters import PARAM, Parameter, read_parameters
 from jobs.lang.paths import file_in_tree
 from jobs.lang.policy import PolicySpec, read_policy
 from jobs.lang.types import RecordType, Type, TypeSpecError, parse_type
@@ -33,6 +34,9 @@ SCENARIO_PARAMS = [
     P.Param("nodes", P.ANY, "The graph: a list of nodes.", True, schema={"type": "array"}),
     P.Param("policy", P.ANY, "Contact policy for every action node (cooldown, caps, quiet hours, consent), or the "
             "path of a shared policy file.", schema={"anyOf": [{"type": "string"}, {"type": "object"}]}),
+    P.Param("parameters", P.ANY, "Live parameters by name ({type, default, min, max, allowed, description}), read "
+            "in expressions as param.NAME and changed while the job runs with `kairos param set`.",
+            schema={"type": "object"}),
 ]
 
 SOURCE_PARAMS = [
@@ -107,6 +111,7 @@ class Scenario:
     references: dict[str, Reference] = field(default_factory=dict)
     nodes: list[NodeSpec] = field(default_factory=list)
     policy: PolicySpec | None = None  # the contact policy every action node applies (jobs/nodes/policy.py)
+    parameters: dict[str, Parameter] = field(default_factory=dict)  # live parameters (jobs/lang/parameters.py)
 
     @property
     def directory(self) -> Path:
@@ -244,6 +249,12 @@ def read_scenario(path: str | Path, text: str | None = None) -> Scenario:
                 target[name] = item
     if "sources" in root and isinstance(root["sources"], YMap) and not root["sources"]:
         errors.error(root.value_loc("sources"), "a scenario needs at least one source")
+    if "parameters" in root:
+        scenario.parameters = read_parameters(root["parameters"], root.value_loc("parameters"), errors)
+        for source in scenario.sources.values():  # `param` must mean one thing in an expression
+            if PARAM in source.schema.fields:
+                errors.error(source.loc, f"source '{source.name}' has a field '{PARAM}': with 'parameters' "
+                                         f"declared, '{PARAM}' names them in expressions (rename the field)")
     if "policy" in root:
         scenario.policy = read_policy(root["policy"], root.value_loc("policy"), file, errors)
     raw_nodes = root.get("nodes")

@@ -16,6 +16,7 @@ from typing import Any
 
 from jobs.compiler.program import SegmentProgram, make_program  # noqa: F401 - make_program: older callers
 from jobs.lang.model import Source, SourceKind
+from jobs.lang.parameters import PARAM
 from jobs.nodes.base import DEFAULT_PORT, Ctx, NodeRuntime, Output, Runtime
 from jobs.nodes.outputs import dead_letter, mask_raw, raw_input
 from jobs.runtime.decode import MIN_TS, DecodeError, check_event_time, parse_json, record_decoder
@@ -83,6 +84,10 @@ class Executor:
         self.fields = {name: tuple(source.schema.fields) for name, source in program.sources.items()}  # shared
         for name in program.sources:
             self.counts[name] = dict.fromkeys(COUNTERS, 0)
+        # live parameters: the entry stamps these values on each event it decodes (jobs/flink/param_entry.py
+        # replaces the dict, never mutates it, when a change is accepted); the other segments keep the latest
+        # stamp they received, for what their timers release. None: the scenario has none and pays nothing.
+        self.params: dict[str, Any] | None = program.parameters
 
     # -- inputs ---------------------------------------------------------------------------------
     def accept_raw(self, source_name: str, line: str | bytes, rt: Runtime, stamp: int | None = None) -> None:
@@ -129,11 +134,15 @@ class Executor:
             ctx["_wm"] = stamp
         if source.pii:
             ctx["_pii"] = source.pii  # outputs.raw_input masks these fields
+        if self.params is not None:
+            ctx[PARAM] = self.params
         counts["out"] += 1
         return ctx
 
     def dispatch(self, source_name: str, ctx: Ctx, rt: Runtime) -> None:
         """Send a decoded source event on: to the entry's own nodes and to other segments."""
+        if self.params is not None and ctx.get(PARAM) is not self.params:  # [multi] another scenario decoded it
+            ctx = {**ctx, PARAM: self.params}
         if self.p.sources[source_name].kind == SourceKind.CHANGELOG:
             key, ts = ctx["_key"], ctx["_ts"]
             for seg in self.p.changelog_routes.get(source_name, []):
@@ -147,6 +156,8 @@ class Executor:
     def accept(self, envelope: Envelope, rt: Runtime) -> None:
         """Keyed / merge segments: an envelope from another segment."""
         _, route, _, ts, ctx = envelope
+        if self.params is not None:
+            self.params = ctx.get(PARAM, self.params)
         if route.startswith(CHANGELOG):
             source = route[len(CHANGELOG):]
             for node_id in self.p.order:
@@ -183,6 +194,9 @@ class Executor:
                 self.outbox.append((DEAD, dead_letter(self.p.scenario, node_id, _describe(exc), None, ts)))
                 continue
             self.counts[node_id]["emitted"] += len(emissions)
+            if self.params is not None:  # a window's result is a new event: the latest values this segment saw
+                for _, out in emissions:
+                    out.setdefault(PARAM, self.params)
             self._forward(node_id, emissions, rt, from_timer=True)
 
     # -- the push loop --------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""The entry of a scenario with live parameters on Kafka: the control topic broadcast into it (decision 0023).
+
+    Kafka sources --(union)--> EntryFunction ----> envelopes stamped with the current values --> key_by ...
+    <prefix>kairos.control --broadcast--/  (MapState "kairos.parameters": name -> JSON value)
+
+Only this operator holds the values, in Flink broadcast state: every parallel subtask receives every change,
+in the same order, and a checkpoint carries them (a restore brings back the last accepted values). It stamps
+them on each event it decodes (`ctx["param"]`), so every node downstream reads the same values for one event,
+and a change applies from the first event this subtask decodes after it. The Python dict in front of the
+state is a write-through cache: filled from the state on the first input after (re)start, replaced (never
+mutated) on each accepted change, so events already stamped keep their values.
+
+Such a plan is not fused into one keyed operator (decision 0022): PyFlink 2.2's keyed broadcast operation
+calls `on_timer` without routing side outputs (operations.py, KEYED_CO_BROADCAST_PROCESS: `yield from
+on_timer(...)`, no `process_func`), so actions released by timers would be lost. Scenarios without
+`parameters:` keep the fused path and pay nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from pyflink.common import Types
+from pyflink.datastream import DataStream
+from pyflink.datastream.functions import BroadcastProcessFunction
+from pyflink.datastream.state import MapStateDescriptor
+
+from jobs.compiler.plan import Plan
+from jobs.compiler.program import SegmentProgram
+from jobs.flink.control import CONTROL_TOPIC, control_source
+from jobs.flink.operators import EntryFunction
+from jobs.lang.parameters import Parameter
+from jobs.runtime.live_params import LiveParameters
+
+PARAM_STATE = MapStateDescriptor("kairos.parameters", Types.STRING(), Types.STRING())
+CONTROL = "_control"  # the control topic's name as an input of the job (not a source: no schema)
+
+
+def live(plan: Plan, inputs) -> bool:
+    """Whether the job reads parameter changes: the scenario declares some and the inputs can read the topic."""
+    return bool(plan.scenario.parameters) and getattr(inputs, "reads_control", False)
+
+
+def control_topic(naming) -> str:
+    return naming.source_topic(CONTROL_TOPIC)
+
+
+def control_lines(inputs, env, plan: Plan) -> DataStream:
+    """KafkaInputs: the control topic as "_control<TAB>message" lines, timed so it never holds the job's
+    watermark back for long (control.control_source: idle after 1 s)."""
+    one = SimpleNamespace(scenario=SimpleNamespace(name=plan.scenario.name, sources={CONTROL: control_source()}))
+    return inputs.raw_stream(env, one)
+
+
+class _Clock:
+    """A broadcast context as the FlinkRuntime reads one (`ctx.timer_service().current_watermark()`)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def timer_service(self):
+        return self.ctx
+
+
+class ParamEntryFunction(EntryFunction, BroadcastProcessFunction):
+    def __init__(self, program: SegmentProgram, declared: dict[str, Parameter], counts_dir: str | None = None,
+                 timed: bool = False, stamped: bool = False):
+        super().__init__(program, counts_dir, timed, stamped)
+        self.declared = declared
+
+    def open(self, runtime_context) -> None:
+        super().open(runtime_context)
+        self.live = LiveParameters(self.program.scenario, self.declared)
+        self.loaded = False
+
+    def _load(self, ctx) -> None:
+        """After a (re)start: the values the broadcast state restored, over the declared defaults."""
+        values = dict(self.executor.params)
+        for name, text in ctx.get_broadcast_state(PARAM_STATE).items():
+            if name in values:
+                values[name] = json.loads(text)
+        self.executor.params = values
+        self.loaded = True
+
+    def process_element(self, value, ctx):
+        if not self.loaded:
+            self._load(ctx)
+        yield from EntryFunction.process_element(self, value, _Clock(ctx))
+
+    def process_broadcast_element(self, value, ctx):
+        if not self.loaded:
+            self._load(ctx)
+        _, _, line = value.partition("\t")
+        values, name, outputs = self.live.apply(self.executor.params, line)
+        if values is not None:
+            ctx.get_broadcast_state(PARAM_STATE).put(name, json.dumps(values[name]))
+            self.executor.params = values
+        for kind, record in outputs:
+            yield self._output(kind, record, self.node_counts, self.metrics, None)
