@@ -31,10 +31,10 @@ from jobs.compiler.program import SegmentProgram
 from jobs.flink.control import CONTROL_TOPIC, control_source
 from jobs.flink.operators import EntryFunction
 from jobs.lang.parameters import Parameter
+from jobs.runtime.live_params import CONTROL_INPUT as CONTROL
 from jobs.runtime.live_params import LiveParameters
 
 PARAM_STATE = MapStateDescriptor("kairos.parameters", Types.STRING(), Types.STRING())
-CONTROL = "_control"  # the control topic's name as an input of the job (not a source: no schema)
 
 
 def live(plan: Plan, inputs) -> bool:

@@ -20,6 +20,7 @@ from jobs.nodes.outputs import encode_checked
 from jobs.runtime.decode import MAX_TS, MIN_TS
 from jobs.runtime.executor import Executor, Stamps, merge_counts
 from jobs.runtime.files import line_time
+from jobs.runtime.live_params import CONTROL_INPUT, LiveParameters
 
 
 class _Value:
@@ -158,7 +159,23 @@ class Harness:
         entry.accept_raw(source, line, self.rt, self.stamps.next(line_time(self.plan.scenario, source, line)))
         self._drain(entry)
 
+    def control(self, line: str) -> None:
+        """A live parameter change between two events, as the job's entry applies one (jobs/flink/param_entry.py):
+        the events after it are stamped with the new values; a refused one is a dead letter."""
+        entry = self.executors[ENTRY]
+        if entry.params is None:  # a scenario without parameters: nothing it could change
+            return
+        live = LiveParameters(self.plan.scenario.name, self.plan.scenario.parameters)
+        values, _, outputs = live.apply(entry.params, line, now_ms=0)
+        if values is not None:
+            entry.params = values
+        for kind, record in outputs:
+            self._output(entry, kind, record)
+
     def feed(self, source: str, line: str) -> None:
+        if source == CONTROL_INPUT:
+            self.control(line)
+            return
         self.enter(source, line)
         if self.stamps.max_ts is not None:
             self._advance(self.stamps.watermark)

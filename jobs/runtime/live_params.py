@@ -24,6 +24,7 @@ from jobs.nodes.outputs import dead_letter, iso_ms
 from jobs.runtime.rawline import MARK, unwrap_line
 
 PARAM_MESSAGE = "param"
+CONTROL_INPUT = "_control"  # control messages as an input of a run (never a source name: those start with a letter)
 NODE = "parameters"  # the `node` of a change's detection and of a refused change's dead letter
 
 
