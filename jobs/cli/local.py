@@ -63,6 +63,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="file runs: writes actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json here")
     p.add_argument("--parallelism", type=int, default=1, help="operator parallelism (default 1)")
     p.add_argument("--quiet", action="store_true", help="no summary, no progress")
+    p.add_argument("--control", metavar="FILE", help="file runs: live parameter changes (JSON lines, "
+                   "{\"type\": \"param\", ...}), applied in order of their ts with the events (docs/parameters.md)")
     from jobs.cli.connect import add_connect_args
 
     add_connect_args(p)  # --kafka, --es, --exactly-once, --dry-run ...: run against real servers
@@ -90,15 +92,19 @@ def _run(args: argparse.Namespace) -> int:
         return prepared
     plan, files = prepared
     graph = plan.graph
+    if args.control and not plan.scenario.parameters:
+        print(f"kairos run: --control: {plan.scenario.name} declares no parameters", file=sys.stderr)
+        return 2
 
     out = console()
     if args.quiet:
-        summary = run_files(plan, files, args.out, parallelism=args.parallelism)
+        summary = run_files(plan, files, args.out, parallelism=args.parallelism, control=args.control)
     else:
         from jobs.cli.ops import line_progress
 
         with line_progress(out) as on_lines:
-            summary = run_files(plan, files, args.out, on_lines=on_lines, parallelism=args.parallelism)
+            summary = run_files(plan, files, args.out, on_lines=on_lines, parallelism=args.parallelism,
+                                    control=args.control)
         _print_summary(out, graph.scenario.name, summary, args.out)
     return 0
 

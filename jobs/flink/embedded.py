@@ -57,9 +57,10 @@ def lines_read(counts_dir: str) -> int:
 
 def run_files(plan: Plan, files: dict[str, str], out_dir: str,
               on_progress: Callable[[str], None] | None = None, parallelism: int = 1,
-              on_lines: Callable[[int, int, float], None] | None = None) -> RunSummary:
+              on_lines: Callable[[int, int, float], None] | None = None, control: str | None = None) -> RunSummary:
     """Embedded run: files in, DIR/actions.jsonl, detected.jsonl, dead_letter.jsonl and counts.json out.
-    `on_lines(read, total, seconds)` is called every 0.5 s while the job runs, and once at the end."""
+    `on_lines(read, total, seconds)` is called every 0.5 s while the job runs, and once at the end.
+    `control`: a file of live parameter changes, applied in order with the events (docs/parameters.md)."""
     prepare_python_path()
     from jobs.flink.files_io import FileInputs, FileOutputs
     from jobs.flink.job import JobOptions, build_job, make_environment
@@ -76,7 +77,7 @@ def run_files(plan: Plan, files: dict[str, str], out_dir: str,
                          checkpoint_interval_ms=1000, extra_config={"restart-strategy.type": "none"},
                          bundle_size=FILE_BUNDLE_SIZE, bundle_time_ms=FILE_BUNDLE_TIME_MS)
     env = make_environment(options)
-    inputs, outputs = FileInputs(files, work), FileOutputs(out_dir)
+    inputs, outputs = FileInputs(files, work, control), FileOutputs(out_dir)
     build_job(env, plan, inputs, outputs, options)
     started = time.monotonic()
     client = env.execute_async(f"kairos/{plan.scenario.name}")

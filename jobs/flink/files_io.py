@@ -18,6 +18,7 @@ from jobs.nodes.outputs import dead_letter, encode_output
 from jobs.runtime.decode import MIN_TS
 from jobs.runtime.executor import Stamps, escape_key
 from jobs.runtime.files import canonical, timed_inputs
+from jobs.runtime.live_params import CONTROL_INPUT, with_control
 
 MIN_SQL_MS, MAX_SQL_MS = -62_135_596_800_000, 253_402_300_799_999  # years 1 and 9999
 OUTPUT_FILES = {"actions": "actions.jsonl", "detected": "detected.jsonl", "dead_letter": "dead_letter.jsonl"}
@@ -31,8 +32,9 @@ class FileInputs:
 
     stamped = True
 
-    def __init__(self, files: dict[str, str], work_dir: str):
+    def __init__(self, files: dict[str, str], work_dir: str, control: str | None = None):
         self.files, self.work_dir = files, work_dir
+        self.control = control  # live parameters: a file of control messages, merged by time (--control)
         self.lines = 0
 
     def raw_stream(self, env: StreamExecutionEnvironment, plan: Plan) -> DataStream:
@@ -40,8 +42,10 @@ class FileInputs:
         path = os.path.join(self.work_dir, "input.tsv")
         stamps = Stamps(plan.scenario.max_out_of_orderness_ms)
         with open(path, "w", encoding="utf-8") as handle:
-            for source, line, ts, _ in timed_inputs(plan.scenario, self.files):
-                handle.write(f"{source}\t{stamps.next(ts)}\t{line}\n")
+            for source, line, ts, _ in with_control(timed_inputs(plan.scenario, self.files),
+                                                    self.control if plan.scenario.parameters else None):
+                stamp = stamps.watermark if source == CONTROL_INPUT else stamps.next(ts)  # a change moves no time
+                handle.write(f"{source}\t{stamp}\t{line}\n")
                 self.lines += 1
         source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), path).build()
         return env.from_source(source, WatermarkStrategy.no_watermarks(), f"{plan.scenario.name}/files")

@@ -38,7 +38,7 @@ from jobs.flink.operators import (
     MergeFunction,
     SegmentFunction,
 )
-from jobs.flink.param_entry import PARAM_STATE, ParamEntryFunction, control_lines, live
+from jobs.flink.param_entry import PARAM_STATE, InlineParamEntryFunction, ParamEntryFunction, control_lines, live
 from jobs.lang.model import Source
 from jobs.runtime.decode import MIN_TS, parse_timestamp
 
@@ -207,9 +207,11 @@ def build_job(env: StreamExecutionEnvironment, plan: Plan, inputs: Inputs, outpu
         stamped = getattr(inputs, "stamped", False)
         raw = inputs.raw_stream(env, plan)
         if live_params:
-            function = ParamEntryFunction(entry_program, plan.scenario.parameters, options.counts_dir,
-                                          timed=own_watermarks, stamped=stamped)
-            raw = raw.connect(control_lines(inputs, env, plan).broadcast(PARAM_STATE))
+            live_type = ParamEntryFunction if live_params == "broadcast" else InlineParamEntryFunction
+            function = live_type(entry_program, plan.scenario.parameters, options.counts_dir,
+                                 timed=own_watermarks, stamped=stamped)
+            if live_params == "broadcast":
+                raw = raw.connect(control_lines(inputs, env, plan).broadcast(PARAM_STATE))
         else:
             function = EntryFunction(entry_program, options.counts_dir, timed=own_watermarks, stamped=stamped)
         out = raw.process(function, output_type=TIMED_ENVELOPE if own_watermarks else ENVELOPE)

@@ -37,9 +37,14 @@ from jobs.runtime.live_params import LiveParameters
 PARAM_STATE = MapStateDescriptor("kairos.parameters", Types.STRING(), Types.STRING())
 
 
-def live(plan: Plan, inputs) -> bool:
-    """Whether the job reads parameter changes: the scenario declares some and the inputs can read the topic."""
-    return bool(plan.scenario.parameters) and getattr(inputs, "reads_control", False)
+def live(plan: Plan, inputs) -> str | None:
+    """How the job reads parameter changes: "broadcast" (Kafka: the control topic), "inline" (a file run's
+    `--control FILE`, merged into the ordered input), None (no parameters, or nothing to change them)."""
+    if not plan.scenario.parameters:
+        return None
+    if getattr(inputs, "reads_control", False):
+        return "broadcast"
+    return "inline" if getattr(inputs, "control", None) else None
 
 
 def control_topic(naming) -> str:
@@ -95,6 +100,33 @@ class ParamEntryFunction(EntryFunction, BroadcastProcessFunction):
         values, name, outputs = self.live.apply(self.executor.params, line)
         if values is not None:
             ctx.get_broadcast_state(PARAM_STATE).put(name, json.dumps(values[name]))
+            self.executor.params = values
+        for kind, record in outputs:
+            yield self._output(kind, record, self.node_counts, self.metrics, None)
+
+
+class InlineParamEntryFunction(EntryFunction):
+    """File runs with `--control FILE`: the changes arrive in the one ordered input, each at its place by time,
+    so a run is a pure function of its files. No broadcast state: a file run is never restored (it starts over
+    from its files), and at parallelism 1 the one entry sees every line."""
+
+    def __init__(self, program: SegmentProgram, declared: dict[str, Parameter], counts_dir: str | None = None,
+                 timed: bool = False, stamped: bool = False):
+        super().__init__(program, counts_dir, timed, stamped)
+        self.declared = declared
+
+    def open(self, runtime_context) -> None:
+        super().open(runtime_context)
+        self.live = LiveParameters(self.program.scenario, self.declared)
+        self.prefix = CONTROL + "\t"
+
+    def process_element(self, value, ctx):
+        if not value.startswith(self.prefix):
+            yield from EntryFunction.process_element(self, value, ctx)
+            return
+        line = value.split("\t", 2)[-1]
+        values, _, outputs = self.live.apply(self.executor.params, line, now_ms=0)
+        if values is not None:
             self.executor.params = values
         for kind, record in outputs:
             yield self._output(kind, record, self.node_counts, self.metrics, None)

@@ -13,14 +13,17 @@ this job's (the control topic is shared by every job of a prefix) and are passed
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
 from jobs.lang.parameters import Parameter, check_value
 from jobs.nodes.base import Output
 from jobs.nodes.outputs import dead_letter, iso_ms
+from jobs.runtime.decode import MIN_TS, parse_timestamp
 from jobs.runtime.rawline import MARK, unwrap_line
 
 PARAM_MESSAGE = "param"
@@ -69,7 +72,9 @@ class LiveParameters:
             return None, None, [self._refused(f"{error}; '{name}' keeps {values.get(name)!r}", raw)]
         old = values.get(name)
         new_values = {**values, name: value}
-        at = int(time.time() * 1000) if now_ms is None else now_ms
+        at = message_time(raw) if data.get("ts") is not None else MIN_TS
+        if at == MIN_TS:  # the time of the change: as requested, else when it was applied
+            at = int(time.time() * 1000) if now_ms is None else now_ms
         request = str(data.get("id") or "")
         detection = {
             "id": f"{self.scenario}:{NODE}:{request or at}", "scenario": self.scenario, "node": NODE,
@@ -83,3 +88,33 @@ class LiveParameters:
 
     def _refused(self, error: str, raw: Any) -> tuple[Output, dict]:
         return Output.DEAD_LETTER, dead_letter(self.scenario, NODE, error, raw, None)
+
+
+def message_time(line: str) -> int:
+    """When a control message of a file takes effect: its `ts` (epoch ms or ISO-8601); the minimum (before
+    every event) when it has none or it does not parse, so a broken message is dead-lettered first."""
+    try:
+        data = json.loads(line)
+        return parse_timestamp(data["ts"]) if isinstance(data, dict) and data.get("ts") is not None else MIN_TS
+    except Exception:  # noqa: BLE001 - the entry says what is wrong with it
+        return MIN_TS
+
+
+def with_control(timed: Iterator[tuple[str, str, int, str]], path: str | None) -> Iterator[tuple[str, str, int, str]]:
+    """File runs (`kairos run --control FILE`): the control messages merged by time into the ordered input
+    (runtime.files.timed_inputs), each file keeping its own order; a change goes before the events of its
+    time, so it applies to events at or after its `ts`."""
+    if path is None:
+        yield from timed
+        return
+
+    def messages() -> Iterator[tuple[str, str, int, str, int]]:
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+            for line in handle:
+                line = line.rstrip("\r\n")
+                if line.strip():
+                    yield CONTROL_INPUT, line, message_time(line), "", 0
+
+    events = ((*item, 1) for item in timed)
+    for source, line, ts, key, _ in heapq.merge(messages(), events, key=lambda item: (item[2], item[4])):
+        yield source, line, ts, key
