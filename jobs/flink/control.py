@@ -34,7 +34,7 @@ def control_source() -> Source:
 
 
 def parse_control(line: str | bytes) -> tuple[dict | None, str]:
-    """(request, "") or (None, why not)."""
+    """(request, "") or (None, why not); (None, "") for a parameter change, which is not an erase request."""
     raw = unwrap_line(line) if line[:1] == MARK else line
     try:
         data = json.loads(raw)
@@ -42,8 +42,10 @@ def parse_control(line: str | bytes) -> tuple[dict | None, str]:
         return None, f"control message is not JSON: {exc}"
     if not isinstance(data, dict):
         return None, "control message must be a JSON object"
+    if data.get("type") == "param":  # a live parameter change: the single-scenario entry's (param_entry.py)
+        return None, ""
     if data.get("type") != "erase":
-        return None, f"unknown control message type {data.get('type')!r} (known: 'erase')"
+        return None, f"unknown control message type {data.get('type')!r} (known: 'erase', 'param')"
     key = data.get("key")
     if not isinstance(key, str) or not key:
         return None, "erase request without a 'key' (text)"

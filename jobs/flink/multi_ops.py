@@ -175,6 +175,8 @@ class _Slot:
         if request is not None:
             self._forward_erase(request)
             return
+        if not error:  # a live parameter change: not wired in many-campaigns jobs (decision 0023)
+            return
         member, _, _, entry, _, _ = self.parts[0]
         entry.outbox.append(("dead", dead_letter(member.scenario, "control", error, line, None)))
 
