@@ -154,3 +154,47 @@ def test_defaults_without_changes_and_nothing_for_a_scenario_without_parameters(
     assert all(e.params is None for e in harness.executors)
     harness.feed(*tx(1, 5))
     assert "param" not in harness.finish().detected[0]["event"]
+
+
+EXPERIMENT = """name: p
+parameters:
+  w_new: {type: float, default: 0, min: 0}
+  w_old: {type: float, default: 100, min: 0}
+  label: {type: string, default: x}
+sources:
+  tx:
+    schema: {id: string, who: string, ts: timestamp}
+    key: who
+    time: ts
+    id: id
+nodes:
+  - id: split
+    type: experiment
+    variants: {old_offer: param.w_old, new_offer: WEIGHT}
+  - id: d
+    type: detected
+    fields: {variant: variant}
+"""
+
+
+def test_variant_weights_can_be_live_parameters():
+    plan = make_plan(load("s.yaml", EXPERIMENT.replace("WEIGHT", "param.w_new")))
+    customers = [f"c{i}" for i in range(40)]
+    events = [("tx", json.dumps({"id": f"a{i}", "who": c, "ts": i})) for i, c in enumerate(customers)]
+    events.append((CONTROL_INPUT, json.dumps(param_message("p", "w_new", 100, "r1", "t"))))
+    events.append((CONTROL_INPUT, json.dumps(param_message("p", "w_old", 0, "r2", "t"))))
+    events += [("tx", json.dumps({"id": f"b{i}", "who": c, "ts": 100 + i})) for i, c in enumerate(customers)]
+    result = run_in_process(plan, events)
+    variants = {d["event_id"]: d["fields"]["variant"] for d in result.detected if d["kind"] == "d"}
+    # by hand: weights 100 / 0 send everyone to old_offer; after the changes (0 / 100) everyone to new_offer
+    assert {variants[f"a{i}"] for i in range(40)} == {"old_offer"}
+    assert {variants[f"b{i}"] for i in range(40)} == {"new_offer"}
+
+
+def test_a_weight_parameter_must_be_a_number_that_is_never_negative():
+    for weight, message in [("param.nope", "unknown parameter 'nope'"),
+                            ("param.label", "parameter 'label' must be a float or int with min >= 0")]:
+        with pytest.raises(ScenarioError) as caught:
+            load("s.yaml", EXPERIMENT.replace("WEIGHT", weight))
+        [diagnostic] = caught.value.diagnostics
+        assert str(diagnostic).startswith("s.yaml:15:51: the weight of variant 'new_offer': " + message), diagnostic
