@@ -30,7 +30,7 @@ from jobs.compiler.plan import Plan
 from jobs.compiler.program import SegmentProgram
 from jobs.flink.control import CONTROL_TOPIC, control_source
 from jobs.flink.operators import EntryFunction
-from jobs.lang.parameters import Parameter
+from jobs.lang.parameters import Parameter, check_value
 from jobs.runtime.live_params import CONTROL_INPUT as CONTROL
 from jobs.runtime.live_params import LiveParameters
 
@@ -78,20 +78,25 @@ class ParamEntryFunction(EntryFunction, BroadcastProcessFunction):
         super().open(runtime_context)
         self.live = LiveParameters(self.program.scenario, self.declared)
         self.loaded = False
+        self.clock = _Clock(None)
 
     def _load(self, ctx) -> None:
-        """After a (re)start: the values the broadcast state restored, over the declared defaults."""
+        """After a (re)start: the values the broadcast state restored, over the declared defaults. A value the
+        scenario no longer accepts (an upgrade changed the declaration; a removed parameter) is not restored."""
         values = dict(self.executor.params)
         for name, text in ctx.get_broadcast_state(PARAM_STATE).items():
-            if name in values:
-                values[name] = json.loads(text)
+            if name in self.declared:
+                value, error = check_value(self.declared[name], json.loads(text))
+                if not error:
+                    values[name] = value
         self.executor.params = values
         self.loaded = True
 
     def process_element(self, value, ctx):
         if not self.loaded:
             self._load(ctx)
-        yield from EntryFunction.process_element(self, value, _Clock(ctx))
+        self.clock.ctx = ctx
+        yield from EntryFunction.process_element(self, value, self.clock)
 
     def process_broadcast_element(self, value, ctx):
         if not self.loaded:
