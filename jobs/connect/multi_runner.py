@@ -105,6 +105,16 @@ def build_many(plans: list[Plan], conns: Connections, opts: ConnectOptions, job_
     return env, multi
 
 
+def prepare_many(plans: list[Plan], conns: Connections, opts: ConnectOptions) -> None:
+    """Before the job starts (embedded or `kairos submit`): every scenario's index template and output topics,
+    and the control topic the job reads erase requests from."""
+    from jobs.connect.topics import ensure_topics
+
+    for plan in plans:
+        prepare(plan, conns, opts)
+    ensure_topics(conns.kafka, [opts.prefix + CONTROL_TOPIC])
+
+
 def run_many_embedded(plans: list[Plan], conns: Connections, opts: ConnectOptions, job_name: str,
                       max_seconds: float | None = None,
                       on_progress: Callable[[str], None] | None = None) -> float:
@@ -113,10 +123,6 @@ def run_many_embedded(plans: list[Plan], conns: Connections, opts: ConnectOption
 
     prepare_python_path()
     opts.extra_config = {"restart-strategy.type": "none", **(opts.extra_config or {})}
-    from jobs.connect.topics import ensure_topics
-
-    for plan in plans:
-        prepare(plan, conns, opts)
-    ensure_topics(conns.kafka, [opts.prefix + CONTROL_TOPIC])
+    prepare_many(plans, conns, opts)
     env, _ = build_many(plans, conns, opts, job_name)
     return execute_until_done(env, f"kairos/{job_name}", max_seconds, on_progress)
