@@ -6,9 +6,11 @@ amount 13 up, so the events that fail in sub_counter are actions in sub_big. Bot
 
 Phase 1: batch A (in order; no node depends on watermarks). `kairos jobs` lists the one job; `kairos erase c1`
 must be confirmed by the job's consumer group (it reads the control topic like the embedded many-campaigns
-job). Phase 2: batch B. Oracle: the in-process harness per scenario alone, over A for phase 1, and over
-(A without c1's events) + B for phase 2 (an erased key's state is as if its earlier events never happened),
-restricted to B's events. Per scenario: its actions topic, its detections topic, its dead-letter topic.
+job); `kairos stop --savepoint`, and the same two files submitted `--from-savepoint`. Phase 2: batch B, read
+by the restored job (both scenarios' profiles come from the savepoint). Oracle: the in-process harness per
+scenario alone, over A for phase 1, and over (A without c1's events) + B for phase 2 (an erased key's state is
+as if its earlier events never happened), restricted to B's events. Per scenario: its actions topic, its
+detections topic, its dead-letter topic.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ def test_two_scenarios_one_cluster_job(kafka_bootstrap, flink_rest, tmp_path):
     assert all("division by zero" in d["error"] for d in want1["sub_counter"]["dead_letter"])
     assert want1["sub_big"]["dead_letter"] == []
     assert want2 != {name: outputs(plan, batch_a + batch_b, ids_b) for name, plan in plans.items()}
+    assert want2 != {name: outputs(plan, batch_b) for name, plan in plans.items()}  # ... and so does a lost state
 
     prefix = f"t{uuid.uuid4().hex[:8]}."
     job_name = f"two-{uuid.uuid4().hex[:6]}"
@@ -120,9 +123,10 @@ def test_two_scenarios_one_cluster_job(kafka_bootstrap, flink_rest, tmp_path):
     produce(kafka, f"{prefix}txns", lines(batch_a))
     cluster = flink_rest.split("://", 1)[1]
     started = time.monotonic()
-    submitted = kairos("submit", str(tmp_path / "counter.yaml"), str(tmp_path / "big.yaml"), "--cluster", cluster,
-                       "--kafka", kafka_bootstrap, "--prefix", prefix, "--job-name", job_name,
-                       "--start", "earliest", "--checkpoint-ms", "1000")
+    files = [str(tmp_path / "counter.yaml"), str(tmp_path / "big.yaml")]
+    common = ["--cluster", cluster, "--kafka", kafka_bootstrap, "--prefix", prefix, "--job-name", job_name,
+              "--start", "earliest", "--checkpoint-ms", "1000"]
+    submitted = kairos("submit", *files, *common)
     assert submitted.returncode == 0, submitted.stderr[-3000:]
     job_id = submitted.stdout.strip().splitlines()[-1]
     try:
@@ -136,6 +140,12 @@ def test_two_scenarios_one_cluster_job(kafka_bootstrap, flink_rest, tmp_path):
         erased = kairos("erase", "c1", "--kafka", kafka_bootstrap, "--prefix", prefix, "--wait-s", "120")
         assert erased.returncode == 0, erased.stdout + erased.stderr
         assert json.loads(erased.stdout.splitlines()[-1])["groups_done"] == [f"{prefix}kairos-{job_name}"]
+        stopped = kairos("stop", job_id, "--cluster", cluster, "--savepoint", str(tmp_path / "savepoints"))
+        assert stopped.returncode == 0, stopped.stderr
+        wait_for("job 1 finished", lambda: job_state(flink_rest, job_id) == "FINISHED", timeout=60)
+        again = kairos("submit", *files, *common, "--from-savepoint", stopped.stdout.strip().splitlines()[-1])
+        assert again.returncode == 0, again.stderr[-3000:]
+        job_id = again.stdout.strip().splitlines()[-1]
         produce(kafka, f"{prefix}txns", lines(batch_b))
         for name in plans:
             total = {k: len(want1[name][k]) + len(want2[name][k]) for k in KINDS}
