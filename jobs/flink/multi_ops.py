@@ -21,7 +21,6 @@ from pyflink.common import Row
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction
 
 from jobs.flink.multi_program import (  # noqa: F401 - re-exported for multi.py
-    _KIND_OF,
     CONTROL,
     ERASE,
     JOINED,
@@ -98,7 +97,7 @@ class _Slot:
             for tag, text in self._outputs(bundles, key_hint):
                 texts.setdefault(tag.tag_id.split("-", 1)[0], []).append(text)
             for kind, lines in texts.items():
-                yield side_tag(_KIND_OF[kind], JOINED), "\n".join(lines)
+                yield side_tag(kind, JOINED), "\n".join(lines)
         else:
             yield from self._outputs(bundles, key_hint)
         for (slot, key, ts), items in bundles.items():
