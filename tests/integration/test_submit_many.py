@@ -10,7 +10,9 @@ job); `kairos stop --savepoint`, and the same two files submitted `--from-savepo
 by the restored job (both scenarios' profiles come from the savepoint). Oracle: the in-process harness per
 scenario alone, over A for phase 1, and over (A without c1's events) + B for phase 2 (an erased key's state is
 as if its earlier events never happened), restricted to B's events. Per scenario: its actions topic, its
-detections topic, its dead-letter topic.
+detections topic, its dead-letter topic, and its counters per node as the TaskManager's Prometheus endpoint
+shows them (the restored job's: batch B's, from the harness's counts). The cluster must run this checkout's
+code (its TaskManager keeps the first `jobs` it imported: see tests/integration/test_metrics_scrape.py).
 """
 
 from __future__ import annotations
@@ -86,10 +88,30 @@ def outputs(plan, batch: list[dict], only: set[str] | None = None) -> dict[str, 
     return {k: sorted((r for r in got[k] if only is None or event_of(r) in only), key=json.dumps) for k in KINDS}
 
 
+COUNTS = ("in", "out", "filtered", "dead_letter", "held")
+
+
+def phase_counts(plan, before: list[dict], batch: list[dict]) -> dict[str, dict[str, int]]:
+    """The harness's counters of `batch` fed after `before` (a restored job's counters start from 0)."""
+    def run(events):
+        return run_in_process(plan, [("txns", line) for line in lines(events)]).counts
+
+    total, earlier = run(before + batch), run(before)
+    return {node: {c: total[node][c] - earlier.get(node, {}).get(c, 0) for c in COUNTS} for node in total}
+
+
 def topics(prefix: str, name: str) -> dict[str, str]:
     """Each scenario's own output topics (sub_counter has no action: no actions topic)."""
     own = {"detected": f"{prefix}{name}.detections", "dead_letter": f"{prefix}{name}.dead_letter"}
     return {"actions": f"{prefix}{name}.actions.sms", **own} if name == "sub_big" else own
+
+
+def scrape(flink_env: dict, job_id: str) -> dict[str, dict[str, dict[str, int]]]:
+    from jobs.connect import prometheus as prom
+
+    samples = prom.kairos_samples(prom.taskmanager_samples("127.0.0.1", flink_env["FLINK_PROM_PORTS"]), job_id)
+    return {name: {n: {k: c.get(k, 0) for k in COUNTS} for n, c in prom.node_counts(samples, name).items()}
+            for name in ("sub_counter", "sub_big")}
 
 
 def read_all(kafka: KafkaSettings, prefix: str, name: str) -> dict[str, list[dict]]:
@@ -97,7 +119,7 @@ def read_all(kafka: KafkaSettings, prefix: str, name: str) -> dict[str, list[dic
     return {"actions": [], **found}
 
 
-def test_two_scenarios_one_cluster_job(kafka_bootstrap, flink_rest, tmp_path):
+def test_two_scenarios_one_cluster_job(kafka_bootstrap, flink_rest, flink_env, tmp_path):
     (tmp_path / "counter.yaml").write_text(COUNTER, encoding="utf-8")
     (tmp_path / "big.yaml").write_text(BIG, encoding="utf-8")
     plans = {p.scenario.name: p for p in (make_plan(load(str(tmp_path / f))) for f in ("counter.yaml", "big.yaml"))}
@@ -153,6 +175,18 @@ def test_two_scenarios_one_cluster_job(kafka_bootstrap, flink_rest, tmp_path):
                 len(read_topic(kafka, t)) >= w[k] for k, t in topics(prefix, n).items()), timeout=180)
         time.sleep(2)  # anything unexpected would show up now
         got = {name: read_all(kafka, prefix, name) for name in plans}
+        # per-scenario counters on the TaskManager's Prometheus endpoint: the restored job's, of batch B, plus a
+        # bad line 1.5 s later after which the shared entry publishes (keyed slots publish by a timer)
+        want_counts = {name: phase_counts(plan, without_c1, batch_b) for name, plan in plans.items()}
+        for per in want_counts.values():
+            per["txns"] = {**per["txns"], "in": per["txns"]["in"] + 1, "dead_letter": 1}
+        time.sleep(1.5)
+        produce(kafka, f"{prefix}txns", ["{tick"])
+        scraped = wait_for("per-scenario counters", lambda: (c := scrape(flink_env, job_id)) == want_counts and c,
+                           timeout=60)
+    except AssertionError:
+        print("scraped counters:", scrape(flink_env, job_id))
+        raise
     finally:
         cancelled = kairos("cancel", job_id, "--cluster", cluster)
     assert cancelled.returncode == 0, cancelled.stderr
@@ -160,4 +194,6 @@ def test_two_scenarios_one_cluster_job(kafka_bootstrap, flink_rest, tmp_path):
         for kind in KINDS:
             assert got1[name][kind] == want1[name][kind], (name, kind, "phase 1")
             assert got[name][kind] == sorted(want1[name][kind] + want2[name][kind], key=json.dumps), (name, kind)
+    assert scraped["sub_counter"]["ratio"]["dead_letter"] == len(want2["sub_counter"]["dead_letter"]) > 0
+    assert all(c["dead_letter"] == 0 for n, c in scraped["sub_big"].items() if n != "txns")
     wait_for("job cancelled", lambda: job_state(flink_rest, job_id) == "CANCELED", timeout=60)
