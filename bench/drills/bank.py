@@ -75,6 +75,19 @@ def filler(rng: random.Random, i: int, last_ms: int) -> tuple[str, str]:
     return event(rng, i, last_ms + FILLER_AFTER_MS, reason="card_blocked")
 
 
+def last_time_ms(rows: list[tuple[str, str]]) -> int:
+    """The latest event time of `rows` (the filler's, for `events()`)."""
+    from jobs.runtime.decode import parse_time_value
+
+    return max(parse_time_value(json.loads(v)["ts"]) for _, v in rows)
+
+
+def heartbeat(rng: random.Random, i: int, ts_ms: int) -> tuple[str, str]:
+    """An event the scenario's first filter drops (no action, document or dead letter) that moves event time to
+    `ts_ms`: what keeps time going after the input ends (bench/drills/faults.py, Feeder)."""
+    return event(rng, i, ts_ms, reason="card_blocked")
+
+
 def plan():
     from jobs.compiler.plan import make_plan
     from jobs.compiler.validate import load
@@ -156,6 +169,7 @@ class BankRun:
     prefix: str = field(default_factory=lambda: f"drill{uuid.uuid4().hex[:6]}.")
     job_id: str | None = None
     reader: Reader | None = None
+    profile_rows: list = field(default_factory=list)
     feeder: object = None
 
     @property
