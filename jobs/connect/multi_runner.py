@@ -15,7 +15,13 @@ from types import SimpleNamespace
 from jobs.compiler.plan import Plan
 from jobs.config.naming import Naming
 from jobs.config.settings import Connections
-from jobs.connect.runner import ConnectOptions, _outputs, execute_until_done, prepare  # noqa: PLC2701
+from jobs.connect.runner import (  # noqa: PLC2701 - the same outputs and latency settings as one scenario
+    STREAMING_LATENCY,
+    ConnectOptions,
+    _outputs,
+    execute_until_done,
+    prepare,
+)
 from jobs.flink.control import CONTROL_TOPIC, control_source
 from jobs.flink.multi_ops import CONTROL
 from jobs.lang.model import Source
@@ -96,7 +102,7 @@ def build_many(plans: list[Plan], conns: Connections, opts: ConnectOptions, job_
     job_options = JobOptions(parallelism=opts.parallelism, deterministic=False,
                              checkpoint_interval_ms=opts.checkpoint_ms,
                              pipeline_jars=[opts.kafka_jar] if opts.kafka_jar else [],
-                             extra_config=dict(opts.extra_config or {}), embedded=embedded)
+                             extra_config={**STREAMING_LATENCY, **(opts.extra_config or {})}, embedded=embedded)
     env = make_environment(job_options)
     tables = TableEnv(env)
     naming = Naming(job_name, opts.prefix, opts.dry_run)
