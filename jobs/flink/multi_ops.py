@@ -22,6 +22,7 @@ from pyflink.common import Row
 from pyflink.datastream import TimeDomain
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction
 
+from jobs.config import codeversion
 from jobs.flink.metrics import REPORT_EVERY, REPORT_S, now_ms
 from jobs.flink.multi_program import (  # noqa: F401 - re-exported for multi.py
     CONTROL,
@@ -55,8 +56,10 @@ class _Slot:
     def __init__(self, program: SlotProgram, timed: bool = False, escaped_keys: bool = False,
                  joined: bool = False):
         self.program, self.timed, self.escaped_keys, self.joined = program, timed, escaped_keys, joined
+        self.code_version = codeversion.LOADED  # the code this job is built with (jobs/config/codeversion.py)
 
     def open(self, runtime_context) -> None:
+        codeversion.check(getattr(self, "code_version", None), f"many campaigns/{type(self).__name__}")
         self.parts = []  # per member: (member, runtime, {segment index: executor}, entry executor or None)
         self.metrics = {}
         for member in self.program.members:
