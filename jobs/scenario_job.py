@@ -9,6 +9,9 @@ Kafka mode (what `kairos submit` runs; credentials from KAIROS_* variables or --
 the job graph holds only where they are, and the JobManager and TaskManagers read them there: decision 0011):
   flink run -m HOST:PORT -d -j flink-sql-connector-kafka-5.0.0-2.2.jar -py jobs/scenario_job.py --pyFiles jobs,udfs \\
       --scenario scenarios/low_balance_offer/low_balance_offer.yaml --kafka BROKER:9092 --es https://es:9200
+Many campaigns in one job (`kairos submit A.yaml B.yaml` / `kairos submit DIR`): `--scenario` once per file and
+`--job-name NAME` (consumer group kairos-NAME); each topic is read once, outputs stay per scenario, and the job
+reads the control topic (erase requests): jobs/connect/multi_runner.py, decision 0021.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from jobs.runtime.files import InputError, load_plan  # noqa: E402
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="scenario_job", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", required=True)
+    p.add_argument("--scenario", required=True, action="append",
+                   help="the scenario file (Kafka mode: repeat it to run several scenarios in one job)")
+    p.add_argument("--job-name", help="Kafka mode: a many-campaigns job of this name (kairos-NAME is its group)")
     p.add_argument("--events", action="append", default=[])
     p.add_argument("--changelog", action="append", default=[])
     p.add_argument("--reference", action="append", default=[])
@@ -54,6 +59,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.kafka and not args.out:
         p.error("--out is required in file mode (or give --kafka)")
+    if not args.kafka and (len(args.scenario) > 1 or args.job_name):
+        p.error("several scenarios in one job need --kafka (file runs of many: `kairos run DIR --out ...`)")
     return args
 
 
@@ -62,7 +69,9 @@ def build_kafka_job(args: argparse.Namespace):
     from jobs.config.settings import load_connections
     from jobs.connect.runner import ConnectOptions, build, prepare
 
-    plan = make_plan(load(args.scenario))
+    if len(args.scenario) > 1 or args.job_name:
+        return build_many_job(args)
+    plan = make_plan(load(args.scenario[0]))
     conns = load_connections(args.kafka, args.es, args.secrets, skip_unreadable=args.no_prepare)
     opts = ConnectOptions.from_args(args, args.kafka_jar)
     env = build(plan, conns, opts, embedded=False)  # before prepare: a secret the job cannot reach fails first
@@ -71,9 +80,37 @@ def build_kafka_job(args: argparse.Namespace):
     return env, f"kairos/{plan.scenario.name}"
 
 
+def build_many_job(args: argparse.Namespace):
+    """Several scenarios, one job (jobs/connect/multi_runner.py): (environment, name); raises ScenarioError
+    (every file's diagnostics at once), SettingsError, or MultiPlanError (as an InputError)."""
+    from jobs.config.settings import load_connections
+    from jobs.connect.multi_runner import build_many, prepare_many
+    from jobs.connect.runner import ConnectOptions
+    from jobs.flink.multi import MultiPlanError
+
+    plans, problems = [], []
+    for path in args.scenario:
+        try:
+            plans.append(make_plan(load(path)))
+        except ScenarioError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise ScenarioError(problems)
+    name = args.job_name or "campaigns"
+    conns = load_connections(args.kafka, args.es, args.secrets, skip_unreadable=args.no_prepare)
+    opts = ConnectOptions.from_args(args, args.kafka_jar)
+    try:
+        env, _ = build_many(plans, conns, opts, name, embedded=False)
+    except MultiPlanError as exc:
+        raise InputError(str(exc)) from None
+    if not args.no_prepare:
+        prepare_many(plans, conns, opts)  # every scenario's index and topics, and the control topic
+    return env, f"kairos/{name}"
+
+
 def build_file_job(args: argparse.Namespace):
     """(environment with the job, its name) for file mode; raises ScenarioError / InputError."""
-    plan, files = load_plan(args.scenario, args.events, args.changelog, args.reference)
+    plan, files = load_plan(args.scenario[0], args.events, args.changelog, args.reference)
     from jobs.flink.files_io import FileInputs, FileOutputs
     from jobs.flink.job import JobOptions, build_job, make_environment
 

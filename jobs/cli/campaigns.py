@@ -2,6 +2,7 @@
 
   kairos run DIR --events atm=events.jsonl --changelog profiles=profiles.jsonl --out out/   (OUT/<scenario>/)
   kairos run DIR --kafka HOST:PORT --es URL [--job-name NAME]                               (one Kafka job)
+  kairos submit DIR --cluster HOST:PORT --kafka HOST:PORT --es URL [--job-name NAME]       (the same, on a cluster)
   kairos erase CUSTOMER_KEY --kafka HOST:PORT --es URL [--prefix P]      (GDPR: state and detections of a key)
 A source name means one input for every scenario that declares it: `--events atm=FILE` feeds them all.
 """
@@ -147,7 +148,6 @@ def _run_connected(args: argparse.Namespace, plans, name: str) -> int:
     from jobs.cli.connect import _options  # noqa: PLC2701 - the same options as a single-scenario run
     from jobs.config.settings import SettingsError, load_connections
     from jobs.connect.multi_runner import run_many_embedded
-    from jobs.connect.runner import describe
 
     try:
         conns = load_connections(args.kafka, args.es, args.secrets)
@@ -158,9 +158,7 @@ def _run_connected(args: argparse.Namespace, plans, name: str) -> int:
     if not opts.kafka_jar:
         print("kairos run: no Kafka connector jar; run `make jars` or pass --kafka-jar", file=sys.stderr)
         return 2
-    config = {"job": name, "group_id": f"{opts.prefix}kairos-{name}",
-              "scenarios": [{k: v for k, v in describe(p, conns, opts).items() if k not in ("connections", "group_id")}
-                            for p in plans]}
+    config = _many_config(plans, conns, opts, name)
     if args.print_config:
         print(json.dumps(config, indent=2))
         return 0
@@ -174,6 +172,67 @@ def _run_connected(args: argparse.Namespace, plans, name: str) -> int:
         return 2
     if not quiet:
         print(f"kairos run: stopped after {seconds:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _many_config(plans, conns, opts, name: str) -> dict:
+    """What a many-campaigns job reads and writes (no secrets): `--print-config` of `run` and `submit`."""
+    from jobs.connect.runner import describe
+
+    return {"job": name, "group_id": f"{opts.prefix}kairos-{name}",
+            "scenarios": [{k: v for k, v in describe(p, conns, opts).items() if k not in ("connections", "group_id")}
+                          for p in plans]}
+
+
+def submit_many(args: argparse.Namespace, paths: list[str]) -> int:
+    """`kairos submit` with several scenarios or a directory: ONE job on the session cluster, built by
+    jobs/scenario_job.py from the same files (`--scenario` each, `--job-name`), shipping the code it runs."""
+    import os
+
+    from jobs.cli.connect import _options, job_arguments  # noqa: PLC2701 - the same options as one scenario
+    from jobs.config.settings import SettingsError, load_connections
+    from jobs.connect.cluster import ClusterError, submit
+    from jobs.connect.multi_runner import kafka_input_id
+    from jobs.flink.multi import MultiPlanError, plan_many
+
+    if not args.kafka:
+        print("kairos submit: --kafka is required", file=sys.stderr)
+        return 2
+    if not paths:
+        print("kairos submit: no scenario files found", file=sys.stderr)
+        return 2
+    if getattr(args, "against", None):
+        print("kairos submit: --against checks one scenario against one old file; not with several "
+              "(a many-campaigns job restores by its slots: docs/production.md)", file=sys.stderr)
+        return 2
+    plans = _load_all(paths, {})
+    if plans is None:
+        return 1
+    name = job_name(args, paths, [p.scenario.name for p in plans])
+    try:
+        conns = load_connections(args.kafka, args.es, args.secrets)
+        opts = _options(args)
+        plan_many(plans, kafka_input_id(opts.prefix))  # e.g. two scenarios of one name: said here, not by Flink
+        if args.print_config:
+            print(json.dumps(_many_config(plans, conns, opts, name), indent=2))
+            return 0
+        conns.for_job(embedded=False)  # every secret has a place the cluster can read it from
+    except (SettingsError, MultiPlanError) as exc:
+        print(f"kairos submit: {exc}", file=sys.stderr)
+        return 2
+    if not opts.kafka_jar:
+        print("kairos submit: no Kafka connector jar; run `make jars` or pass --kafka-jar", file=sys.stderr)
+        return 2
+    job_args = job_arguments(args, [os.path.abspath(p) for p in paths]) + ["--job-name", name]
+    if conns.es:
+        job_args[job_args.index("--es") + 1] = conns.es.url  # without credentials: they never travel in arguments
+    try:
+        job_id = submit(args.cluster, job_args, opts.kafka_jar, savepoint=args.from_savepoint,
+                        allow_non_restored=args.allow_non_restored_state)
+    except ClusterError as exc:
+        print(f"kairos submit: {exc}", file=sys.stderr)
+        return 3
+    print(job_id)
     return 0
 
 

@@ -2,6 +2,7 @@
 
   kairos run SCENARIO --kafka HOST:PORT --es URL [--exactly-once] [--dry-run] [--bounded | --max-seconds N]
   kairos submit SCENARIO --cluster HOST:PORT --kafka HOST:PORT --es URL [...]
+  kairos submit A.yaml B.yaml | DIR --cluster HOST:PORT --kafka HOST:PORT [--job-name NAME]   (one job for all)
   kairos prepare SCENARIO --kafka HOST:PORT --es URL   (template, index, topics; then submit with --no-prepare)
   kairos jobs --cluster HOST:PORT            kairos cancel JOB_ID --cluster HOST:PORT
   kairos produce FILE --topic T --kafka HOST:PORT [--key FIELD]
@@ -110,20 +111,25 @@ def _cluster_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _submit_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("scenario", metavar="SCENARIO", nargs="+",
+                   help="the scenario YAML file; several files or directories: all in one job")
     _cluster_arg(p)
+    from jobs.cli.campaigns import add_many_args
+
+    add_many_args(p)  # [multi] --job-name
     add_connect_args(p, for_run=False)
     from jobs.cli.ops import add_restore_args
 
     add_restore_args(p)  # --from-savepoint, --allow-non-restored-state, --against (jobs/cli/ops.py)
 
 
-def job_arguments(args: argparse.Namespace) -> list[str]:
-    """Arguments for jobs/scenario_job.py: names and paths only (secrets stay in the environment / file)."""
-    out = ["--scenario", args.scenario, "--kafka", args.kafka, "--start", args.start,
-           "--parallelism", str(args.parallelism)]
+def job_arguments(args: argparse.Namespace, scenarios: list[str] | None = None) -> list[str]:
+    """Arguments for jobs/scenario_job.py: names and paths only (secrets stay in the environment / file).
+    `scenarios`: the files of a many-campaigns job (absolute paths: the client runs them from elsewhere)."""
     import os
 
+    out = [a for path in scenarios or [args.scenario] for a in ("--scenario", path)]
+    out += ["--kafka", args.kafka, "--start", args.start, "--parallelism", str(args.parallelism)]
     for path in args.secrets:
         out += ["--secrets", os.path.abspath(path)]  # the job's machines read it at this path
     for flag, value in (("--es", args.es), ("--prefix", args.prefix), ("--checkpoint-ms", args.checkpoint_ms)):
@@ -135,10 +141,15 @@ def job_arguments(args: argparse.Namespace) -> list[str]:
 def _submit(args: argparse.Namespace) -> int:
     import os
 
+    from jobs.cli.campaigns import one_or_many, submit_many
     from jobs.config.settings import SettingsError
     from jobs.connect.cluster import ClusterError, submit
     from jobs.connect.runner import default_kafka_jar, describe
 
+    many = one_or_many(args.scenario, args.job_name)  # [multi] several scenarios or a directory: one job
+    if many is not None:
+        return submit_many(args, many)
+    args.scenario = args.scenario[0]
     loaded = _load(args, "submit")
     if isinstance(loaded, int):
         return loaded

@@ -15,7 +15,13 @@ from types import SimpleNamespace
 from jobs.compiler.plan import Plan
 from jobs.config.naming import Naming
 from jobs.config.settings import Connections
-from jobs.connect.runner import ConnectOptions, _outputs, execute_until_done, prepare  # noqa: PLC2701
+from jobs.connect.runner import (  # noqa: PLC2701 - the same outputs and latency settings as one scenario
+    STREAMING_LATENCY,
+    ConnectOptions,
+    _outputs,
+    execute_until_done,
+    prepare,
+)
 from jobs.flink.control import CONTROL_TOPIC, control_source
 from jobs.flink.multi_ops import CONTROL
 from jobs.lang.model import Source
@@ -96,13 +102,23 @@ def build_many(plans: list[Plan], conns: Connections, opts: ConnectOptions, job_
     job_options = JobOptions(parallelism=opts.parallelism, deterministic=False,
                              checkpoint_interval_ms=opts.checkpoint_ms,
                              pipeline_jars=[opts.kafka_jar] if opts.kafka_jar else [],
-                             extra_config=dict(opts.extra_config or {}), embedded=embedded)
+                             extra_config={**STREAMING_LATENCY, **(opts.extra_config or {})}, embedded=embedded)
     env = make_environment(job_options)
     tables = TableEnv(env)
     naming = Naming(job_name, opts.prefix, opts.dry_run)
     inputs = MultiKafkaInputs(conns, naming, tables, opts)
     build_multi_job(env, multi, inputs, MultiKafkaOutputs(conns, opts, tables), job_options, job_name)
     return env, multi
+
+
+def prepare_many(plans: list[Plan], conns: Connections, opts: ConnectOptions) -> None:
+    """Before the job starts (embedded or `kairos submit`): every scenario's index template and output topics,
+    and the control topic the job reads erase requests from."""
+    from jobs.connect.topics import ensure_topics
+
+    for plan in plans:
+        prepare(plan, conns, opts)
+    ensure_topics(conns.kafka, [opts.prefix + CONTROL_TOPIC])
 
 
 def run_many_embedded(plans: list[Plan], conns: Connections, opts: ConnectOptions, job_name: str,
@@ -113,10 +129,6 @@ def run_many_embedded(plans: list[Plan], conns: Connections, opts: ConnectOption
 
     prepare_python_path()
     opts.extra_config = {"restart-strategy.type": "none", **(opts.extra_config or {})}
-    from jobs.connect.topics import ensure_topics
-
-    for plan in plans:
-        prepare(plan, conns, opts)
-    ensure_topics(conns.kafka, [opts.prefix + CONTROL_TOPIC])
+    prepare_many(plans, conns, opts)
     env, _ = build_many(plans, conns, opts, job_name)
     return execute_until_done(env, f"kairos/{job_name}", max_seconds, on_progress)

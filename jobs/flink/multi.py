@@ -186,7 +186,7 @@ def build_multi_job(env: StreamExecutionEnvironment, multi: MultiPlan, inputs: M
     from jobs.flink.job import _watermarks  # noqa: PLC2701
 
     joined = getattr(outputs, "joined", False)  # file runs: all scenarios' outputs in one record per kind
-    sides: dict[int, dict[str, list[DataStream]]] = {i: {k: [] for k in KINDS.values()}
+    sides: dict[int, dict[str, list[DataStream]]] = {i: {k.value: [] for k in KINDS}
                                                      for i in ([JOINED] if joined else range(len(multi.plans)))}
     for group in multi.groups:
         first = group.slots[0]
@@ -234,5 +234,5 @@ def build_multi_job(env: StreamExecutionEnvironment, multi: MultiPlan, inputs: M
 
 def _sides(out: DataStream, slot: SlotProgram, sides, joined: bool) -> None:
     for index in [JOINED] if joined else sorted({m.scenario_index for m in slot.members}):
-        for kind, name in KINDS.items():
-            sides[index][name].append(out.get_side_output(side_tag(kind, index)))
+        for kind in KINDS:
+            sides[index][kind.value].append(out.get_side_output(side_tag(kind, index)))

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 
 from pyflink.common import Row
+from pyflink.datastream import TimeDomain
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction
 
+from jobs.config import codeversion
+from jobs.flink.metrics import REPORT_EVERY, REPORT_S, now_ms
 from jobs.flink.multi_program import (  # noqa: F401 - re-exported for multi.py
-    _KIND_OF,
     CONTROL,
     ERASE,
     JOINED,
@@ -31,7 +34,7 @@ from jobs.flink.multi_program import (  # noqa: F401 - re-exported for multi.py
     SlotProgram,
     side_tag,
 )
-from jobs.flink.operators import REPORT_EVERY, FlinkRuntime, _descriptor  # noqa: PLC2701
+from jobs.flink.operators import REPORT_TIMER_MS, FlinkRuntime, _descriptor  # noqa: PLC2701
 from jobs.nodes.outputs import dead_letter, encode_output
 from jobs.runtime.executor import COUNTERS, Executor, merge_counts, unescape_key
 
@@ -53,8 +56,10 @@ class _Slot:
     def __init__(self, program: SlotProgram, timed: bool = False, escaped_keys: bool = False,
                  joined: bool = False):
         self.program, self.timed, self.escaped_keys, self.joined = program, timed, escaped_keys, joined
+        self.code_version = codeversion.LOADED  # the code this job is built with (jobs/config/codeversion.py)
 
     def open(self, runtime_context) -> None:
+        codeversion.check(getattr(self, "code_version", None), f"many campaigns/{type(self).__name__}")
         self.parts = []  # per member: (member, runtime, {segment index: executor}, entry executor or None)
         self.metrics = {}
         for member in self.program.members:
@@ -77,11 +82,12 @@ class _Slot:
                             group.add_group("node", node_id).counter(counter), e, 0)
             self.parts.append((member, rt, executors, entry, every, counts))
         self.instance = uuid.uuid4().hex[:12]
-        self.inputs = 0
+        self.inputs, self.last_report, self.report_timer = 0, time.monotonic(), False
         self.control_rows: list = []  # erase requests going on to the slots downstream
         self.erased = runtime_context.get_metrics_group().add_group("kairos").counter("erased_keys")
 
     def _report(self) -> None:
+        self.last_report = time.monotonic()
         for where, (metric, executor, reported) in self.metrics.items():
             value = executor.counts.get(where[1], {}).get(where[2], 0)
             if value != reported:
@@ -90,7 +96,9 @@ class _Slot:
 
     def _flush(self, key_hint: str | None = None):
         self.inputs += 1
-        if self.inputs % REPORT_EVERY == 0:
+        # as jobs/flink/metrics.py: every REPORT_EVERY inputs or REPORT_S seconds (a slow stream, e.g. a small
+        # campaign on a cluster, published nothing before its 256th input); keyed slots also by a timer
+        if self.inputs % REPORT_EVERY == 0 or time.monotonic() - self.last_report >= REPORT_S:
             self._report()
         bundles: dict[tuple, list] = {}
         if self.joined:
@@ -98,7 +106,7 @@ class _Slot:
             for tag, text in self._outputs(bundles, key_hint):
                 texts.setdefault(tag.tag_id.split("-", 1)[0], []).append(text)
             for kind, lines in texts.items():
-                yield side_tag(_KIND_OF[kind], JOINED), "\n".join(lines)
+                yield side_tag(kind, JOINED), "\n".join(lines)
         else:
             yield from self._outputs(bundles, key_hint)
         for (slot, key, ts), items in bundles.items():
@@ -254,9 +262,19 @@ class MultiSegmentFunction(_Slot, KeyedProcessFunction):
 
     def process_element(self, value, ctx):
         self._accept(value, ctx, None)
+        self._report_later(ctx)
         yield from self._flush()
 
+    def _report_later(self, ctx) -> None:
+        if not self.report_timer:  # publish the tail of a burst even if no more input comes
+            self.report_timer = True
+            ctx.timer_service().register_processing_time_timer(now_ms() + REPORT_TIMER_MS)
+
     def on_timer(self, timestamp: int, ctx):
+        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:  # only the counters' own timer
+            self.report_timer = False
+            self._report()
+            return
         self._timers(timestamp, ctx)
         yield from self._flush()
 
@@ -275,5 +293,6 @@ class MultiFusedFunction(MultiSegmentFunction):
         key, _, input_id, stamps, line = value.split("\t", 4)
         key = unescape_key(key)
         self._decode(input_id, _stamps(stamps), line, ctx, key)
+        self._report_later(ctx)
         yield from self._flush(key)
 

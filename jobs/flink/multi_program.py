@@ -9,10 +9,10 @@ from pyflink.common import Types
 from pyflink.datastream import OutputTag
 
 from jobs.compiler.program import SegmentProgram
+from jobs.nodes.base import Output, output_kind
 from jobs.runtime.decode import MIN_TS  # noqa: F401 - multi_ops imports it from here
 
-KINDS = {"action": "actions", "detected": "detected", "dead": "dead_letter"}
-_KIND_OF = {name: kind for kind, name in KINDS.items()}
+KINDS = (Output.ACTIONS, Output.DETECTED, Output.DEAD_LETTER)  # the side outputs of each scenario
 CONTROL = "__control__"  # the input id of the control topic's lines (jobs/flink/control.py)
 ERASE = -1  # "scenario index" of an erase request in an envelope bundle: every scenario of the slot
 
@@ -24,10 +24,13 @@ _TAGS: dict[tuple[str, int], OutputTag] = {}  # immutable tag objects, made once
 
 
 def side_tag(kind: str, scenario_index: int) -> OutputTag:
-    """The side output of one scenario's actions / detected / dead_letter (kind: the outputs.py kind)."""
-    tag = _TAGS.get((kind, scenario_index))
+    """The side output `<Output>-<scenario index>` of one scenario's actions / detected / dead_letter (kind: an
+    Output, or a name `output_kind` knows: the tag of "dead" is the tag of Output.DEAD_LETTER)."""
+    tag = _TAGS.get((kind, scenario_index))  # an Output and its text are one key (StrEnum)
     if tag is None:
-        tag = _TAGS[(kind, scenario_index)] = OutputTag(f"{KINDS.get(kind, kind)}-{scenario_index}", Types.STRING())
+        out = output_kind(kind)
+        tag = _TAGS.get((out, scenario_index)) or OutputTag(f"{out.value}-{scenario_index}", Types.STRING())
+        _TAGS[(kind, scenario_index)] = _TAGS[(out, scenario_index)] = tag
     return tag
 
 

@@ -24,6 +24,7 @@ from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, 
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
 from jobs.compiler.program import SegmentProgram
+from jobs.config import codeversion
 from jobs.flink.metrics import REPORT_EVERY, OperatorMetrics, now_ms  # noqa: F401 - REPORT_EVERY: multi_ops.py
 from jobs.nodes.base import Output, StateKind, StateSpec
 from jobs.nodes.outputs import encode_output
@@ -106,9 +107,11 @@ class _Base:
                  entry: SegmentProgram | None = None):
         self.program, self.counts_dir, self.timed = program, counts_dir, timed
         self.entry_program = entry  # FusedFunction: the entry's program, run in this operator first
+        self.code_version = codeversion.LOADED  # the code this job is built with (jobs/config/codeversion.py)
 
     def open(self, runtime_context: RuntimeContext) -> None:
         program = self.program
+        codeversion.check(getattr(self, "code_version", None), f"{program.scenario}/{type(self).__name__}")
         self.executor = Executor(program)
         self.entry = Executor(self.entry_program) if self.entry_program is not None else None
         self.executors = [e for e in (self.entry, self.executor) if e is not None]
