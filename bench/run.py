@@ -126,6 +126,11 @@ def summarise(results: dict, runs: dict) -> dict:
     if sc and runs.get("scaling", {}).get("exit_code") == 0:
         out.update(parallelism2_speedup=sc["speedup"], cluster_p1_eps=sc["rates"]["p1"]["marginal_eps"],
                    cluster_p2_eps=sc["rates"]["p2"]["marginal_eps"])
+        two = sc.get("two_taskmanagers") or {}
+        if two:  # the same, on two TaskManagers of one slot each: two Python interpreters (bench/scaling.py)
+            out.update(parallelism2_speedup_two_taskmanagers=two["speedup"],
+                       two_tm_p1_eps=two["rates"]["p1"]["marginal_eps"],
+                       two_tm_p2_eps=two["rates"]["p2"]["marginal_eps"])
     sb = results.get("sandbox")
     if sb:
         out["sandbox_1k_seconds"] = sb["seconds"]

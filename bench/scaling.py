@@ -8,6 +8,10 @@ uses; jobs/connect/cluster.py); its time is the job's own duration from the REST
 without the client's start). Rates are marginal, (big - small) / (duration(big) - duration(small)), and the
 outputs' counts are checked against the brute-force oracle before any rate is reported. The cluster must have
 `P` free task slots; the benchmark waits for them (other jobs may be running) and reports what it saw.
+
+Two layouts: the project's session cluster (one TaskManager, two slots: both subtasks' Python in one
+interpreter) and a private cluster of two TaskManagers with one slot each (two interpreters), started and
+stopped here (`--no-two-taskmanagers` skips it).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,44 +85,90 @@ def run_on_cluster(rest: str, events: Path, out_dir: Path, parallelism: int) -> 
             "vertices": vertices, "load_before": before, "load_after": load()}
 
 
+def measure(rest: str, files: dict, want: dict, work: Path, label: str, problems: list) -> tuple[list, dict]:
+    """p1 and p2 on both sizes, alternating (load drifts hit both); rates are marginal."""
+    runs = []
+    for size in sorted(files):
+        for parallelism in (1, 2):
+            row = run_on_cluster(rest, files[size], work / f"out-{label}-{size}-p{parallelism}", parallelism)
+            row.update(events=size, parallelism=parallelism)
+            print(f"  {label} p{parallelism} {size:>8} events {row['seconds']:7.2f} s counts {row['counts']} "
+                  f"load {row['load_before'][0]} -> {row['load_after'][0]}", flush=True)
+            expected = {k: want[size][k] for k in row["counts"]}
+            if row["counts"] != expected:
+                problems.append(f"{label} p{parallelism} {size}: counts {row['counts']} != oracle {expected}")
+            runs.append(row)
+    small, big = min(files), max(files)
+    rates = {}
+    for parallelism in (1, 2):
+        seconds = {r["events"]: r["seconds"] for r in runs if r["parallelism"] == parallelism}
+        delta = seconds[big] - seconds[small]
+        rates[f"p{parallelism}"] = {"seconds_small": seconds[small], "seconds_big": seconds[big],
+                                    "marginal_eps": round((big - small) / delta) if delta > 0 else None}
+    return runs, rates
+
+
+class TwoTaskManagers:
+    """A private session cluster of two TaskManagers with one slot each (services/flink-cluster.sh with
+    FLINK_TASKMANAGERS=2 FLINK_TASK_SLOTS=1): two Python interpreters, so two subtasks' Python can run at the
+    same time, which one TaskManager's two slots cannot (one interpreter, one GIL, in thread mode)."""
+
+    def __init__(self, root: Path):
+        self.env_dir = root / "services"
+
+    def _script(self, command: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "SERVICES_ENV_DIR": str(self.env_dir), "FLINK_TASKMANAGERS": "2",
+               "FLINK_TASK_SLOTS": "1"}
+        return subprocess.run([str(ROOT / "services" / "flink-cluster.sh"), command], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600, check=False)
+
+    def __enter__(self) -> str:
+        self.env_dir.mkdir(parents=True, exist_ok=True)
+        done = self._script("start")
+        if done.returncode != 0:
+            self._script("stop")
+            raise RuntimeError(f"two-TaskManager cluster did not start: {done.stderr[-2000:]}")
+        for line in (self.env_dir / "flink-cluster.env").read_text(encoding="utf-8").splitlines():
+            if line.startswith("export FLINK_REST="):
+                return line.split("=", 1)[1].strip().strip('"')
+        raise RuntimeError("two-TaskManager cluster: no FLINK_REST in its env file")
+
+    def __exit__(self, *exc) -> None:
+        self._script("stop")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--big", type=int, default=300_000)
+    parser.add_argument("--no-two-taskmanagers", action="store_true",
+                        help="skip the private two-TaskManager cluster (one slot each)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scaling.json")
     args = parser.parse_args()
-    runs, problems = [], []
-    with Service("flink-cluster") as cluster_env, tempfile.TemporaryDirectory(prefix="kairos-scaling-") as tmp:
-        rest = cluster_env["FLINK_REST"]
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="kairos-scaling-") as tmp:
         work = Path(tmp)
         files, want = {}, {}
         for size in (args.small, args.big):
             files[size] = work / f"fraud-{size}.jsonl"
             inputs.fraud(files[size], size)
             want[size] = oracle.fraud_counts(files[size])["arrival"]
-        for size in (args.small, args.big):
-            for parallelism in (1, 2):  # alternating, so load drifts hit both
-                row = run_on_cluster(rest, files[size], work / f"out-{size}-p{parallelism}", parallelism)
-                row.update(events=size, parallelism=parallelism)
-                print(f"  cluster p{parallelism} {size:>8} events {row['seconds']:7.2f} s counts {row['counts']} "
-                      f"load {row['load_before'][0]} -> {row['load_after'][0]}", flush=True)
-                expected = {k: want[size][k] for k in row["counts"]}
-                if row["counts"] != expected:
-                    problems.append(f"p{parallelism} {size}: counts {row['counts']} != oracle {expected}")
-                runs.append(row)
-    rates = {}
-    for parallelism in (1, 2):
-        seconds = {r["events"]: r["seconds"] for r in runs if r["parallelism"] == parallelism}
-        delta = seconds[args.big] - seconds[args.small]
-        rates[f"p{parallelism}"] = {"seconds_small": seconds[args.small], "seconds_big": seconds[args.big],
-                                    "marginal_eps": round((args.big - args.small) / delta) if delta > 0 else None}
+        with Service("flink-cluster") as cluster_env:
+            runs, rates = measure(cluster_env["FLINK_REST"], files, want, work, "cluster", problems)
+        two = None
+        if not args.no_two_taskmanagers:
+            with TwoTaskManagers(work) as rest:
+                two_runs, two_rates = measure(rest, files, want, work, "2 TMs", problems)
+            p1, p2 = two_rates["p1"]["marginal_eps"], two_rates["p2"]["marginal_eps"]
+            two = {"runs": two_runs, "rates": two_rates, "speedup": round(p2 / p1, 2) if p1 and p2 else None}
     p1, p2 = rates["p1"]["marginal_eps"], rates["p2"]["marginal_eps"]
     result = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
               "runs": runs, "rates": rates, "speedup": round(p2 / p1, 2) if p1 and p2 else None,
-              "problems": problems, "ok": not problems}
+              "two_taskmanagers": two, "problems": problems, "ok": not problems}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({"rates": rates, "speedup": result["speedup"]}))
+    print(json.dumps({"rates": rates, "speedup": result["speedup"],
+                      "two_taskmanagers": two and {"rates": two["rates"], "speedup": two["speedup"]}}))
     for problem in problems:
         print(f"MISMATCH: {problem}", file=sys.stderr)
     return 0 if result["ok"] else 1

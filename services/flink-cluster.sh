@@ -16,6 +16,10 @@ usage: services/flink-cluster.sh start | stop | status | wait [TIMEOUT_S]
   status  print state; exit 0 iff REST answers with >= 1 TaskManager
   wait    wait until ready (default 240 s; KAIROS_SERVICES_TIMEOUT_S)
 
+  FLINK_TASKMANAGERS=N (default 1) starts N TaskManagers, FLINK_TASK_SLOTS=S (default: the
+  config's 2) gives each S slots: in thread mode a TaskManager runs all its Python in one
+  interpreter (one GIL), so parallel Python needs TaskManagers, not slots (bench/scaling.py)
+
 Submit a job:
   source $SERVICES_ENV_DIR/flink-cluster.env
   FLINK_CONF_DIR=\$FLINK_CONF_DIR \$FLINK_BIN/flink run -m \$FLINK_REST_ADDRESS \\
@@ -44,7 +48,8 @@ ready() {
   # shellcheck disable=SC1090
   source "$(env_file flink-cluster)"
   curl -fsS --max-time 3 "$FLINK_REST/overview" \
-    | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("taskmanagers",0) >= 1 else 1)'
+    | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("taskmanagers",0) >= int(sys.argv[1]) else 1)' \
+      "${FLINK_TASKMANAGERS:-1}"
 }
 
 cmd_start() {
@@ -79,6 +84,9 @@ launch() {
       -e "s|@PYTHON@|$py|g" -e "s|@PYTHONPATH@|$site|g" -e "s|@STATE_DIR@|$STATE/state|g" \
       "$TEMPLATE" > "$STATE/conf/config.yaml"
   printf '\nio:\n  tmp:\n    dirs: %s\n' "$STATE/tmp" >> "$STATE/conf/config.yaml"
+  if [[ -n "${FLINK_TASK_SLOTS:-}" ]]; then
+    sed -i "s|numberOfTaskSlots: [0-9]*|numberOfTaskSlots: $FLINK_TASK_SLOTS|" "$STATE/conf/config.yaml"
+  fi
   cp "$home/conf/log4j-console.properties" "$home/conf/log4j-cli.properties" "$STATE/conf/"
   cp "$home/conf/log4j.properties" "$STATE/conf/"
   # lib/ = the wheel's lib/ + opt/flink-python (see classloader comment in the config)
@@ -93,7 +101,8 @@ launch() {
     env FLINK_HOME="$home" FLINK_LIB_DIR="$STATE/lib" FLINK_CONF_DIR="$STATE/conf" FLINK_LOG_DIR="$STATE/log" PYTHONPATH="$site" \
     bash -c '"$0/bin/jobmanager.sh" start-foreground >"$1" 2>&1 &
              "$0/bin/taskmanager.sh" start-foreground >"$2" 2>&1 &
-             wait' "$home" "$jm_log" "$tm_log")"
+             for ((i = 2; i <= $3; i++)); do "$0/bin/taskmanager.sh" start-foreground >"$2.$i" 2>&1 & done
+             wait' "$home" "$jm_log" "$tm_log" "${FLINK_TASKMANAGERS:-1}")"
   write_env flink-cluster FLINK_REST="http://127.0.0.1:$rest" FLINK_REST_ADDRESS="127.0.0.1:$rest" \
     FLINK_REST_PORT="$rest" FLINK_JM_RPC_PORT="$rpc" FLINK_PROM_PORTS="$prom_ports" \
     FLINK_CONF_DIR="$STATE/conf" FLINK_HOME="$home" FLINK_BIN="$home/bin" \
