@@ -189,9 +189,8 @@ def submit_many(args: argparse.Namespace, paths: list[str]) -> int:
     jobs/scenario_job.py from the same files (`--scenario` each, `--job-name`), shipping the code it runs."""
     import os
 
-    from jobs.cli.connect import _options, job_arguments  # noqa: PLC2701 - the same options as one scenario
+    from jobs.cli.connect import _options, job_arguments, submit_job  # noqa: PLC2701 - the same options as one scenario
     from jobs.config.settings import SettingsError, load_connections
-    from jobs.connect.cluster import ClusterError, submit
     from jobs.connect.multi_runner import kafka_input_id
     from jobs.flink.multi import MultiPlanError, plan_many
 
@@ -224,16 +223,7 @@ def submit_many(args: argparse.Namespace, paths: list[str]) -> int:
         print("kairos submit: no Kafka connector jar; run `make jars` or pass --kafka-jar", file=sys.stderr)
         return 2
     job_args = job_arguments(args, [os.path.abspath(p) for p in paths]) + ["--job-name", name]
-    if conns.es:
-        job_args[job_args.index("--es") + 1] = conns.es.url  # without credentials: they never travel in arguments
-    try:
-        job_id = submit(args.cluster, job_args, opts.kafka_jar, savepoint=args.from_savepoint,
-                        allow_non_restored=args.allow_non_restored_state)
-    except ClusterError as exc:
-        print(f"kairos submit: {exc}", file=sys.stderr)
-        return 3
-    print(job_id)
-    return 0
+    return submit_job(args, conns, job_args, opts.kafka_jar)
 
 
 # -- erase ------------------------------------------------------------------------------------------

@@ -143,7 +143,6 @@ def _submit(args: argparse.Namespace) -> int:
 
     from jobs.cli.campaigns import one_or_many, submit_many
     from jobs.config.settings import SettingsError
-    from jobs.connect.cluster import ClusterError, submit
     from jobs.connect.runner import default_kafka_jar, describe
 
     many = one_or_many(args.scenario, args.job_name)  # [multi] several scenarios or a directory: one job
@@ -168,12 +167,19 @@ def _submit(args: argparse.Namespace) -> int:
         return 2
     job_args = job_arguments(args)
     job_args[1] = os.path.abspath(args.scenario)
-    if conns.es:
-        job_args[job_args.index("--es") + 1] = conns.es.url  # without credentials: they never travel in arguments
     from jobs.cli.ops import check_restore
 
     if check_restore(args, plan):
         return 1
+    return submit_job(args, conns, job_args, jar)
+
+
+def submit_job(args: argparse.Namespace, conns, job_args: list[str], jar: str) -> int:
+    """`flink run` the job program with `job_args` (one scenario or several) and print its job id."""
+    from jobs.connect.cluster import ClusterError, submit
+
+    if conns.es:
+        job_args[job_args.index("--es") + 1] = conns.es.url  # without credentials: they never travel in arguments
     try:
         job_id = submit(args.cluster, job_args, jar, savepoint=args.from_savepoint,
                         allow_non_restored=args.allow_non_restored_state)
